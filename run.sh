@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Kemitraan Ledger: the two commands of the README.
+#   ./run.sh demo [--port 8000]   seed the demo ledger (embedded SQLite) and serve API + docs
+#   ./run.sh test [pytest args]   run the whole test suite (SQLite and PostgreSQL)
+# Both create ./.venv and install the project into it on first use (and when pyproject changes).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=${KEMITRAAN_VENV:-.venv}
+
+ensure_venv() {
+  local extras=$1 stamp="$VENV/.installed-$1"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install --quiet -e ".[${extras}]"
+    touch "$stamp"
+  fi
+}
+
+ensure_postgres() {
+  # The tests create (and drop) their own database on the server at 127.0.0.1:5432.
+  if "$VENV/bin/python" - <<'PY' 2>/dev/null; then return 0; fi
+import psycopg, os
+psycopg.connect(host=os.environ.get("KEMITRAAN_TEST_PG_HOST", "127.0.0.1"), user="postgres",
+                dbname="postgres", connect_timeout=3).close()
+PY
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "Starting PostgreSQL..." >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  demo)
+    ensure_venv test
+    exec "$VENV/bin/kemitraan" demo "$@"
+    ;;
+  test)
+    ensure_venv test
+    ensure_postgres
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh demo [--port N] | ./run.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac
