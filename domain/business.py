@@ -1,0 +1,180 @@
+"""The Business aggregate: a registered business (by NIB), its scale over time, declared facts
+and affiliations. A scale is a dated fact, not a constant: history is kept by effective date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.base import LedgerEvent, actor_fields, opt_date, opt_iso
+from domain.errors import InvalidValue, TransitionForbidden
+from domain.values import Actor, Scale
+
+_NS = uuid5(NAMESPACE_URL, "https://kemitraan-ledger.example/business")
+
+
+def business_id(nib: str) -> UUID:
+    """One business per NIB: the id is derived from it, so a second registration fails on save."""
+    return uuid5(_NS, nib)
+
+
+@dataclass(frozen=True)
+class ScaleEntry:
+    scale: str
+    effective_date: date
+    recorded_at: datetime
+    basis: dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    value: Decimal
+    unit: str
+    effective_date: date
+    evidence_id: str | None
+    recorded_at: datetime
+
+
+@dataclass
+class Affiliation:
+    umkm_nib: str
+    kind: str
+    effective_date: date
+    ended_date: date | None
+
+
+class Business(Aggregate):
+    TOPIC = "kemitraan.Business"
+
+    class Event(LedgerEvent):
+        TOPIC = "kemitraan.Business.Event"
+
+    class Registered(Event, Aggregate.Created):
+        TOPIC = "kemitraan.Business.Registered"
+        nib: str
+        name: str
+        scale: str
+        region_code: str
+        kbli: list[str]
+        kbli_version: str
+        address: str | None
+
+        def apply(self, b: Business) -> None:
+            b.nib, b.name, b.region_code = self.nib, self.name, self.region_code
+            b.kbli, b.kbli_version, b.address = list(self.kbli), self.kbli_version, self.address
+            b.scale_history = [ScaleEntry(self.scale, date.fromisoformat(self.effective_date),
+                                          self.timestamp, None)]
+            b.facts, b.affiliations = [], {}
+
+    class ScaleChanged(Event):
+        TOPIC = "kemitraan.Business.ScaleChanged"
+        from_scale: str
+        to_scale: str
+        basis: dict[str, int] | None
+
+        def apply(self, b: Business) -> None:
+            entry = ScaleEntry(self.to_scale, date.fromisoformat(self.effective_date),
+                               self.timestamp, self.basis)
+            b.scale_history = sorted([*b.scale_history, entry],
+                                     key=lambda e: (e.effective_date, e.recorded_at))
+
+    class FactDeclared(Event):
+        TOPIC = "kemitraan.Business.FactDeclared"
+        name: str
+        value: str  # a decimal as text: JSON floats would round m2 and ha
+        unit: str
+        evidence_id: str | None
+
+        def apply(self, b: Business) -> None:
+            b.facts.append(Fact(self.name, Decimal(self.value), self.unit,
+                                date.fromisoformat(self.effective_date), self.evidence_id,
+                                self.timestamp))
+
+    class AffiliationDeclared(Event):
+        TOPIC = "kemitraan.Business.AffiliationDeclared"
+        umkm_nib: str
+        kind: str
+        ended_date: str | None
+
+        def apply(self, b: Business) -> None:
+            b.affiliations[self.umkm_nib] = Affiliation(
+                self.umkm_nib, self.kind, date.fromisoformat(self.effective_date),
+                opt_date(self.ended_date))
+
+    class AffiliationEnded(Event):
+        TOPIC = "kemitraan.Business.AffiliationEnded"
+        umkm_nib: str
+
+        def apply(self, b: Business) -> None:
+            b.affiliations[self.umkm_nib].ended_date = date.fromisoformat(self.effective_date)
+
+    # ---- commands -------------------------------------------------------------------------
+
+    @classmethod
+    def register(cls, *, actor: Actor, now: datetime, on: date, nib: str, name: str,
+                 scale: Scale, region_code: str, kbli: list[str], address: str | None,
+                 kbli_version: str = "2020") -> Business:
+        if not kbli:
+            raise InvalidValue.single("kbli", "give at least one KBLI code")
+        return cls._create(cls.Registered, id=business_id(nib), **actor_fields(actor, on, now),
+                           nib=nib, name=name, scale=scale.value, region_code=region_code,
+                           kbli=list(dict.fromkeys(kbli)), kbli_version=kbli_version,
+                           address=address)
+
+    def change_scale(self, actor: Actor, now: datetime, on: date, to: Scale,
+                     basis: dict[str, int] | None) -> None:
+        current = self.scale_on(on)
+        if current == to.value:
+            raise TransitionForbidden(f"{self.nib} is already {to.value} on {on.isoformat()}")
+        self.trigger_event(self.ScaleChanged, **actor_fields(actor, on, now),
+                           from_scale=current, to_scale=to.value, basis=basis or None)
+
+    def declare_fact(self, actor: Actor, now: datetime, on: date, *, name: str, value: Decimal,
+                     unit: str, evidence_id: str | None) -> None:
+        if value < 0:
+            raise InvalidValue.single("value", "must not be negative")
+        self.trigger_event(self.FactDeclared, **actor_fields(actor, on, now), name=name,
+                           value=str(value), unit=unit, evidence_id=evidence_id)
+
+    def declare_affiliation(self, actor: Actor, now: datetime, on: date, *, umkm_nib: str,
+                            kind: str, ended: date | None) -> None:
+        if umkm_nib == self.nib:
+            raise InvalidValue.single("umkm_nib", "a business cannot be affiliated with itself")
+        if ended is not None and ended < on:
+            raise InvalidValue.single("ended_date", "must not be before effective_date")
+        existing = self.affiliations.get(umkm_nib)
+        if existing and (existing.ended_date is None or existing.ended_date >= on):
+            raise TransitionForbidden(f"an affiliation with {umkm_nib} is already declared")
+        self.trigger_event(self.AffiliationDeclared, **actor_fields(actor, on, now),
+                           umkm_nib=umkm_nib, kind=kind, ended_date=opt_iso(ended))
+
+    def end_affiliation(self, actor: Actor, now: datetime, on: date, umkm_nib: str) -> None:
+        existing = self.affiliations.get(umkm_nib)
+        if existing is None:
+            raise InvalidValue.single("umkm_nib", "no affiliation with this business")
+        if existing.ended_date is not None:
+            raise TransitionForbidden(f"the affiliation with {umkm_nib} has already ended")
+        if on < existing.effective_date:
+            raise InvalidValue.single("ended_date", "must not be before the affiliation began")
+        self.trigger_event(self.AffiliationEnded, **actor_fields(actor, on, now),
+                           umkm_nib=umkm_nib)
+
+    # ---- queries ----------------------------------------------------------------------------
+
+    def scale_on(self, day: date) -> str:
+        """The scale in force on `day` (before the first entry: the registered scale)."""
+        current = self.scale_history[0].scale
+        for entry in self.scale_history:
+            if entry.effective_date <= day:
+                current = entry.scale
+        return current
+
+    def affiliated_with(self, umkm_nib: str, day: date) -> bool:
+        a = self.affiliations.get(umkm_nib)
+        return bool(a and a.effective_date <= day and (a.ended_date is None or day <= a.ended_date))

@@ -1,0 +1,103 @@
+"""The base of the ledger application: loading, saving and the command cache.
+
+Library errors are translated into the domain's own at this boundary (ADR 0005).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from domain import transcodings
+from domain.base import project
+from domain.business import Business
+from domain.command_cache import CommandCache
+from domain.errors import DuplicateKey, StaleVersion
+from domain.partnership import Partnership
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a successful write answers: the object, its new version, and the global position
+    (`seq`) of the last event it recorded. `repeat` marks an idempotent replay."""
+
+    id: UUID
+    version: int
+    position: int | None  # None on an idempotent repeat: nothing new was recorded
+    status: str | None = None  # the lifecycle status after the write, where there is one
+    repeat: bool = False
+
+
+
+class LedgerBase(Application):
+    # Partnerships and businesses can grow long (evidence, realizations, facts); tokens cannot.
+    snapshotting_intervals = {Partnership: 50, Business: 50}
+    snapshotting_projectors = {Partnership: project, Business: project}
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        self.command_cache = CommandCache(int(self.env.get("COMMAND_CACHE_MAXSIZE") or 0))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcodings.register(transcoder)
+
+    # ---- infrastructure helpers --------------------------------------------------------------
+
+    def _load(self, cls: type[A], agg_id: UUID, version: int | None = None) -> A | None:
+        """Most streams are short: read them whole in one query. Only a stream that turns out
+        to reach the snapshot interval is read again through the snapshot-aware repository."""
+        interval = self.snapshotting_intervals.get(cls)
+        head = list(self.events.get(agg_id, lte=version, limit=interval))
+        if interval is None or len(head) < interval:
+            agg = project(None, head)
+        else:
+            try:
+                agg = self.repository.get(agg_id, version=version, projector_func=project)
+            except AggregateNotFoundError:
+                return None
+        return agg if isinstance(agg, cls) else None
+
+    def _save(self, agg: Aggregate, *, creating: str | None = None) -> Written:
+        try:
+            recordings = self.save(agg)
+        except IntegrityError:
+            if creating:
+                raise DuplicateKey(creating) from None
+            raise StaleVersion(
+                "another write to this object was recorded first; reload it and retry"
+            ) from None
+        return Written(agg.id, agg.version, recordings[-1].notification.id,
+                       status=getattr(agg, "status", None))
+
+    def _take(self, cls: type[A], agg_id: UUID) -> A | None:
+        """The aggregate for a command: from the command cache if this process wrote it last."""
+        cached = self.command_cache.take(agg_id)
+        return cached if isinstance(cached, cls) else self._load(cls, agg_id)
+
+    def _run(self, agg: A, act: Callable[[A], None]) -> Written:
+        """Act and save; keep the aggregate for the next command if it is exactly as stored."""
+        version = agg.version
+        try:
+            act(agg)
+            written = self._save(agg)
+        except Exception:
+            if agg.version == version and not agg.pending_events:
+                self.command_cache.keep(agg.id, agg)  # refused before any change
+            raise
+        self.command_cache.keep(agg.id, agg)
+        return written
+
+    @staticmethod
+    def _check_version(agg: Aggregate, expected: int | None) -> None:
+        if expected is not None and expected != agg.version:
+            raise StaleVersion(f"If-Match version {expected} is stale: the current version is "
+                               f"{agg.version}")

@@ -1,0 +1,1 @@
+"""The use cases of the ledger, grouped by what they act on."""

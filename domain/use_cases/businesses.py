@@ -1,0 +1,96 @@
+"""Use cases: registering businesses, scale changes (naik kelas), facts, affiliations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain import values as v
+from domain.access import Principal, Role, check_read_business, require_role
+from domain.business import Business, business_id
+from domain.clock import jakarta_date, utc
+from domain.errors import Forbidden, InvalidValue, NotFound, collect
+from domain.ledger_base import LedgerBase, Written
+
+
+class BusinessUseCases(LedgerBase):
+    def register_business(self, by: Principal, now: datetime, *, nib: str, name: str,
+                          scale: str, region_code: str, kbli: list[str],
+                          address: str | None = None,
+                          effective_date: date | None = None) -> Written:
+        require_role(by, "business.register")
+        errors = collect(
+            lambda: v.nib(nib), lambda: v.text(name, "name", max_len=300),
+            lambda: v.scale(scale), lambda: v.region_code(region_code),
+            lambda: [v.kbli(k) for k in kbli] or v.kbli("", "kbli"),
+            lambda: v.text(address, "address", required=False, max_len=500),
+        )
+        if errors:
+            raise InvalidValue(errors)
+        if by.role is Role.DINAS and not by.in_region(region_code):
+            raise Forbidden(f"a dinas of region {by.region} may only register businesses in it")
+        b = Business.register(actor=by.actor, now=utc(now), on=effective_date or jakarta_date(now),
+                              nib=nib, name=name.strip(), scale=v.scale(scale),
+                              region_code=region_code, kbli=kbli,
+                              address=v.text(address, "address", required=False))
+        return self._save(b, creating=f"a business with NIB {nib} is already registered")
+
+    def get_business(self, by: Principal, nib: str) -> Business:
+        b = self._load(Business, business_id(v.nib(nib)))
+        if b is None:
+            raise NotFound(f"business {nib} not found")
+        check_read_business(by, b.nib, b.region_code)
+        return b
+
+    def _business_command(self, by: Principal, action: str, nib: str,
+                          act: Callable[[Business], None]) -> Written:
+        require_role(by, action)
+        b = self._take(Business, business_id(v.nib(nib)))
+        if b is None:
+            raise NotFound(f"business {nib} not found")
+
+        def checked(b: Business) -> None:
+            check_read_business(by, b.nib, b.region_code)
+            if by.role is Role.COMPANY and b.nib not in by.nibs:
+                raise NotFound(f"business {nib} not found")
+            act(b)
+        return self._run(b, checked)
+
+    def change_scale(self, by: Principal, now: datetime, nib: str, *, scale: str,
+                     effective_date: date, basis: dict[str, int] | None = None) -> Written:
+        def act(b: Business) -> None:
+            to = v.scale(scale)
+            for key, value in (basis or {}).items():
+                v.rupiah(value, f"basis.{key}")
+            kept = {k: x for k, x in (basis or {}).items() if x is not None}
+            b.change_scale(by.actor, utc(now), effective_date, to, kept)
+        return self._business_command(by, "business.scale", nib, act)
+
+    def declare_fact(self, by: Principal, now: datetime, nib: str, *, name: str, value: Decimal,
+                     unit: str, effective_date: date, evidence_id: str | None = None) -> Written:
+        def act(b: Business) -> None:
+            b.declare_fact(by.actor, utc(now), effective_date,
+                           name=v.text(name, "name", max_len=100) or "", value=value,
+                           unit=v.text(unit, "unit", max_len=50) or "", evidence_id=evidence_id)
+        return self._business_command(by, "business.fact", nib, act)
+
+    def declare_affiliation(self, by: Principal, now: datetime, nib: str, *, umkm_nib: str,
+                            kind: str, effective_date: date,
+                            ended_date: date | None = None) -> Written:
+        def act(b: Business) -> None:
+            v.nib(umkm_nib, "umkm_nib")
+            try:
+                affiliation = v.AffiliationKind(kind).value
+            except ValueError:
+                raise InvalidValue.single("kind", "must be owns or controls") from None
+            if self._load(Business, business_id(umkm_nib)) is None:
+                raise InvalidValue.single("umkm_nib", "is not a registered business")
+            b.declare_affiliation(by.actor, utc(now), effective_date, umkm_nib=umkm_nib,
+                                  kind=affiliation, ended=ended_date)
+        return self._business_command(by, "business.affiliation", nib, act)
+
+    def end_affiliation(self, by: Principal, now: datetime, nib: str, *, umkm_nib: str,
+                        ended_date: date) -> Written:
+        return self._business_command(by, "business.affiliation", nib, lambda b:
+                                      b.end_affiliation(by.actor, utc(now), ended_date, umkm_nib))

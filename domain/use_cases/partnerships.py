@@ -1,0 +1,146 @@
+"""Use cases: proposing partnerships (idempotently) and reading them, now or as of before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from domain import values as v
+from domain.access import Principal, Role, may_read_partnership, require_role
+from domain.base import project
+from domain.business import Business, business_id
+from domain.clock import jakarta_date, utc
+from domain.errors import (
+    DuplicateKey, FieldError, Forbidden, InvalidValue, NotFound, collect,
+)
+from domain.ledger_base import LedgerBase, Written
+from domain.partnership import Partnership, partnership_id_for_key
+
+
+class PartnershipUseCases(LedgerBase):
+    def propose_partnership(self, by: Principal, now: datetime, new_id: UUID, *, large_nib: str,
+                            umkm_nib: str, pola: str, title: str, start_date: date,
+                            location_region_code: str, program: str | None = None,
+                            end_date: date | None = None, value_idr: int | None = None,
+                            description: str | None = None, idempotency_key: str | None = None,
+                            external_ref: str | None = None) -> Written:
+        require_role(by, "partnership.propose")
+        errors = collect(
+            lambda: v.nib(large_nib, "large_nib"), lambda: v.nib(umkm_nib, "umkm_nib"),
+            lambda: v.pola(pola), lambda: v.text(title, "title", max_len=300),
+            lambda: v.region_code(location_region_code, "location_region_code"),
+            lambda: v.rupiah(value_idr, "value_idr"),
+            lambda: v.text(program, "program", required=False, max_len=100),
+            lambda: v.text(description, "description", required=False, max_len=5000),
+            lambda: v.date_range(start_date, end_date, "start_date", "end_date"),
+        )
+        if errors:
+            raise InvalidValue(errors)
+        if by.role is Role.COMPANY and large_nib not in by.nibs:
+            raise Forbidden("a company may only propose partnerships where it is the large party")
+        body = dict(large_nib=large_nib, umkm_nib=umkm_nib, pola=pola, program=program,
+                    title=title, start_date=start_date, end_date=end_date, value_idr=value_idr,
+                    location_region_code=location_region_code, description=description)
+        request_hash = None
+        if idempotency_key is not None:
+            # Keys belong to the company (its NIBs), not to one token: they survive rotation.
+            scope = ",".join(sorted(by.nibs)) if by.role is Role.COMPANY else by.id
+            new_id = partnership_id_for_key(f"idem:{scope}", idempotency_key)
+            request_hash = _hash_body(body)
+            existing = self._load(Partnership, new_id)
+            if existing is not None:
+                return self._idempotent_repeat(existing, request_hash)
+        large = self._load(Business, business_id(large_nib))
+        umkm = self._load(Business, business_id(umkm_nib))
+        errors = []
+        if large is None:
+            errors.append(FieldError("large_nib", "is not a registered business"))
+        elif large.scale_on(jakarta_date(now)) != v.Scale.BESAR.value:
+            errors.append(FieldError("large_nib", "must be a besar business"))
+        if umkm is None:
+            errors.append(FieldError("umkm_nib", "is not a registered business"))
+        elif not v.Scale(umkm.scale_on(jakarta_date(now))).is_umkm:
+            errors.append(FieldError("umkm_nib", "must be a mikro, kecil or menengah business"))
+        if errors:
+            raise InvalidValue(errors)
+        assert large is not None and umkm is not None
+        p = Partnership.propose(
+            id=new_id, actor=by.actor, now=utc(now), large_nib=large_nib, umkm_nib=umkm_nib,
+            pola=pola, program=v.text(program, "program", required=False),
+            title=title.strip(), start_date=start_date, end_date=end_date, value_idr=value_idr,
+            location_region_code=location_region_code,
+            description=v.text(description, "description", required=False),
+            large_region_code=large.region_code, umkm_region_code=umkm.region_code,
+            external_ref=external_ref, request_hash=request_hash)
+        try:
+            return self._save(p, creating="this partnership already exists")
+        except DuplicateKey:
+            if idempotency_key is None:
+                raise
+            # A concurrent request with the same key won the race: answer as a repeat.
+            existing = self._load(Partnership, new_id)
+            assert existing is not None
+            return self._idempotent_repeat(existing, request_hash)
+
+    def _idempotent_repeat(self, existing: Partnership, request_hash: str | None) -> Written:
+        if existing.request_hash != request_hash:
+            raise DuplicateKey("this Idempotency-Key was already used with another body")
+        return Written(existing.id, existing.version, None, status=existing.status, repeat=True)
+
+    def get_partnership(self, by: Principal, pid: UUID, *, version: int | None = None,
+                        as_of: datetime | None = None) -> Partnership:
+        if version is not None and version < 1:
+            raise InvalidValue.single("version", "must be 1 or more")
+        if as_of is not None:
+            p = self._partnership_as_of(pid, utc(as_of))
+        else:
+            p = self._load(Partnership, pid, version=version)
+        if p is None or not self._may_read(by, p):
+            raise NotFound(f"partnership {pid} not found" + (" at that time" if as_of else ""))
+        if version is not None and p.version != version:
+            raise NotFound(f"partnership {pid} has no version {version}")
+        return p
+
+    def _partnership_as_of(self, pid: UUID, as_of: datetime) -> Partnership | None:
+        """The state as recorded at `as_of`: replay the stream, stop at the first later event."""
+        def until() -> Iterator[Any]:
+            for e in self.events.get(pid):
+                if e.timestamp > as_of:
+                    return
+                yield e
+        p = project(None, until())
+        return p if isinstance(p, Partnership) else None
+
+    def partnership_events(self, by: Principal, pid: UUID) -> list[Any]:
+        self.get_partnership(by, pid)  # scope check
+        return list(self.events.get(pid))
+
+    def _may_read(self, by: Principal, p: Partnership) -> bool:
+        return may_read_partnership(by, large_nib=p.large_nib, umkm_nib=p.umkm_nib,
+                                    large_region=p.large_region_code,
+                                    umkm_region=p.umkm_region_code,
+                                    location_region=p.location_region_code)
+
+    def _partnership_command(self, by: Principal, action: str, pid: UUID,
+                             expected_version: int | None,
+                             act: Callable[[Partnership], None]) -> Written:
+        require_role(by, action)
+        p = self._take(Partnership, pid)
+        if p is None:
+            raise NotFound(f"partnership {pid} not found")
+
+        def checked(p: Partnership) -> None:
+            if not self._may_read(by, p):
+                raise NotFound(f"partnership {pid} not found")
+            self._check_version(p, expected_version)
+            act(p)
+        return self._run(p, checked)
+
+
+def _hash_body(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
