@@ -1,0 +1,1 @@
+"""The read side: views folded from the event log into SQLAlchemy tables."""

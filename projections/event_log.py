@@ -1,0 +1,43 @@
+"""Where each stored event sits in the global log (its `seq`), read straight from the store.
+
+The library's event store returns a stream's events without their notification ids; auditors
+and clients need the `seq` of each, so we read it from the recorder's own table (the library's
+documented schema: `rowid` on SQLite, `notification_id` on PostgreSQL), by primary key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+
+class EventLog:
+    def __init__(self, engine: sa.Engine, kind: str, recorder: Any) -> None:
+        self.engine = engine
+        self.kind = kind
+        self.recorder = recorder
+        table = recorder.events_table_name
+        if kind == "sqlite":
+            self._sql = sa.text(f"SELECT originator_version, rowid FROM {table} "
+                                "WHERE originator_id = :id")
+        else:
+            self._sql = sa.text(f"SELECT originator_version, notification_id FROM {table} "
+                                "WHERE originator_id = :id")
+
+    def _key(self, agg_id: UUID) -> Any:
+        return agg_id.hex if self.kind == "sqlite" else agg_id
+
+    def positions(self, agg_id: UUID) -> dict[int, int]:
+        """{version: seq} for every event of one stream."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._sql, {"id": self._key(agg_id)}).all()
+        return {int(version): int(seq) for version, seq in rows}
+
+    def position_of(self, agg_id: UUID, version: int) -> int:
+        return self.positions(agg_id)[version]
+
+    def head(self) -> int:
+        """The position of the last recorded event (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0

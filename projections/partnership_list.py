@@ -1,0 +1,111 @@
+"""View: which partnerships exist, with what status, for the list endpoint and its filters."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.partnership import Partnership
+from projections.tables import evidence_index, partnership_list
+
+_STATUS_BY_EVENT = {
+    Partnership.Confirmed: "active", Partnership.Declined: "declined",
+    Partnership.Withdrawn: "withdrawn", Partnership.Suspended: "suspended",
+    Partnership.Resumed: "active", Partnership.Terminated: "terminated",
+}
+
+
+class PartnershipListView:
+    name = "partnership_list"
+
+    def process(self, conn: sa.Connection, e: Any, seq: int) -> None:
+        t = partnership_list
+        pid = str(e.originator_id)
+        if isinstance(e, Partnership.Proposed):
+            conn.execute(t.insert().values(
+                id=pid, created_seq=seq, last_seq=seq, version=e.originator_version,
+                large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola, program=e.program,
+                title=e.title, status="proposed", start_date=date.fromisoformat(e.start_date),
+                end_date=date.fromisoformat(e.end_date) if e.end_date else None,
+                value_idr=e.value_idr, location_region_code=e.location_region_code,
+                large_region_code=e.large_region_code, umkm_region_code=e.umkm_region_code,
+                external_ref=e.external_ref))
+            return
+        if not isinstance(e, Partnership.Event):
+            return
+        values: dict[str, Any] = {"last_seq": seq, "version": e.originator_version}
+        if type(e) in _STATUS_BY_EVENT:
+            values["status"] = _STATUS_BY_EVENT[type(e)]
+        elif isinstance(e, Partnership.Amended):
+            for k, val in e.changes.items():
+                if k in t.c:  # the list keeps no description
+                    values[k] = date.fromisoformat(val) if (k == "end_date" and val) else val
+        elif isinstance(e, Partnership.EvidenceSubmitted):
+            conn.execute(evidence_index.insert().values(
+                evidence_id=e.evidence_id, partnership_id=pid, sha256=e.sha256,
+                media_type=e.media_type, kind=e.kind))
+        elif isinstance(e, Partnership.EvidenceReviewed):
+            conn.execute(evidence_index.update()
+                         .where(evidence_index.c.evidence_id == e.evidence_id)
+                         .values(review=e.decision))
+        conn.execute(t.update().where(t.c.id == pid).values(**values))
+
+
+def _region_clause(column: sa.Column, prefix: str) -> sa.ColumnElement[bool]:
+    """Whole-segment prefix match: `32.16` matches `32.16` and `32.16.01`, never `32.160`."""
+    return sa.or_(column == prefix, column.like(prefix + ".%"))
+
+
+def touches_region(prefix: str) -> sa.ColumnElement[bool]:
+    if prefix == "":
+        return sa.true()
+    t = partnership_list
+    return sa.or_(*(_region_clause(c, prefix) for c in
+                    (t.c.large_region_code, t.c.umkm_region_code, t.c.location_region_code)))
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return int(base64.urlsafe_b64decode(padded.encode()).decode())
+
+
+def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int,
+          after_seq: int | None = None, region: str | None = None, pola: str | None = None,
+          program: str | None = None, status: str | None = None,
+          large_nib: str | None = None, umkm_nib: str | None = None) -> tuple[list[Any], int | None]:
+    """One page of partnerships in the caller's scope; returns (rows, next cursor seq)."""
+    t = partnership_list
+    q = sa.select(t)
+    if "touches_region" in scope:
+        q = q.where(touches_region(scope["touches_region"]))
+    if "large_nibs" in scope:
+        q = q.where(t.c.large_nib.in_(scope["large_nibs"]))
+    if "umkm_nibs" in scope:
+        q = q.where(t.c.umkm_nib.in_(scope["umkm_nibs"]))
+    if region is not None:
+        q = q.where(touches_region(region))
+    for column, value in ((t.c.pola, pola), (t.c.program, program),
+                          (t.c.large_nib, large_nib), (t.c.umkm_nib, umkm_nib)):
+        if value is not None:
+            q = q.where(column == value)
+    running = t.c.status.in_(["proposed", "active", "suspended"])
+    past_end = sa.and_(t.c.end_date.is_not(None), t.c.end_date < today)
+    if status == "expired":
+        q = q.where(running, past_end)
+    elif status is not None:
+        q = q.where(t.c.status == status)
+        if status in ("proposed", "active", "suspended"):
+            q = q.where(sa.not_(past_end))
+    if after_seq is not None:
+        q = q.where(t.c.created_seq > after_seq)
+    rows = conn.execute(q.order_by(t.c.created_seq).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].created_seq if more else None)
