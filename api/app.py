@@ -1,0 +1,51 @@
+"""The FastAPI application: routers, problem+json errors, request ids, upload limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.auth import PrincipalCache
+from api.limits import UploadLimit
+from api.logs import RequestContext
+from api.routes import businesses, evidence, health, partnerships, tokens
+from api.wiring import Container
+
+DESCRIPTION = """Kemitraan Ledger records partnerships (*kemitraan*) between UMKM and large
+businesses as immutable events, and answers which of them are real.
+Every request but `GET /v1/health` carries `Authorization: Bearer <token>`."""
+
+
+def create_app(container: Container, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION)
+    app.state.container = container
+    app.state.clock = clock
+    app.state.principals = PrincipalCache()
+    problems.install(app)
+    app.add_middleware(UploadLimit, max_bytes=container.settings.max_upload_bytes)
+    app.add_middleware(RequestContext)
+    for module in (health, businesses, partnerships, evidence, tokens):
+        app.include_router(module.router)
+    _document_problem_schema(app)
+    return app
+
+
+def _document_problem_schema(app: FastAPI) -> None:
+    """Put ProblemDetail under components so every error response can reference it."""
+    from api.deps import ProblemDetail
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetail"] = \
+            ProblemDetail.model_json_schema()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

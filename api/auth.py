@@ -1,0 +1,76 @@
+"""Bearer tokens: secrets are generated here and only their SHA-256 is ever stored.
+
+Authenticated principals are cached for a few seconds per process (tokens never change, they
+are only revoked): a revocation takes effect at once in the process that revoked the token and
+within `CACHE_SECONDS` in any other process (ADR 0004).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import Problem
+from domain.access import Principal
+
+TOKEN_PREFIX = "kl_"
+CACHE_SECONDS = 5.0
+_bearer = HTTPBearer(auto_error=False, description="A token from `kemitraan token create`.")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class PrincipalCache:
+    """secret hash -> (principal, expiry); bounded, and emptied of a token when it is revoked."""
+
+    def __init__(self, seconds: float = CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.seconds, self.max_entries = seconds, max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key: str, who: Principal) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (who, time.monotonic() + self.seconds)
+
+    def forget(self, token_id: str) -> None:
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if v[0].id != token_id}
+
+
+async def principal(request: Request,
+                    creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    if creds is None or not creds.credentials:
+        raise Problem(401, "missing bearer token", headers=_CHALLENGE)
+    key = secret_hash(creds.credentials)
+    cache: PrincipalCache = request.app.state.principals
+    who = cache.get(key)
+    if who is None:
+        # The store is synchronous: read it in the threadpool, never on the event loop.
+        ledger = request.app.state.container.ledger
+        who = await run_in_threadpool(ledger.authenticate, key)
+        if who is None:
+            raise Problem(401, "unknown or revoked token", headers=_CHALLENGE)
+        cache.put(key, who)
+    request.state.principal = who
+    return who

@@ -1,0 +1,121 @@
+"""The `kemitraan` command. Every failure is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+from typer.exceptions import TyperException
+
+from api.logs import configure
+from api.settings import Settings
+from api.wiring import ConfigurationError, Container, build
+from domain.errors import DomainError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Kemitraan Ledger: an event-sourced ledger of UMKM partnerships.")
+token_app = typer.Typer(no_args_is_help=True, help="Manage access tokens.")
+app.add_typer(token_app, name="token")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"kemitraan: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def open_container() -> Container:
+    try:
+        settings = Settings()
+    except Exception as e:  # pydantic's ValidationError: name the bad variable, in one line
+        fail(f"bad configuration: {str(e).splitlines()[0]}", 2)
+    configure(settings.log_format)
+    try:
+        return build(settings)
+    except ConfigurationError as e:
+        fail(str(e))
+    raise AssertionError("unreachable")
+
+
+def run_server(container: Container, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(container), host=host, port=port, log_level="warning",
+                access_log=False)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+    """Serve the API (and, later, the web pages and projections) in one process."""
+    container = open_container()
+    typer.echo(f"Kemitraan Ledger on http://{host}:{port} ({container.store_kind})", err=True)
+    run_server(container, host, port)
+
+
+@app.command()
+def demo(host: Annotated[str, typer.Option()] = "127.0.0.1",
+         port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+    """Seed the demo ledger into the data dir (if empty), print one token per role, serve."""
+    from api.demo import issue_demo_tokens, seed
+
+    container = open_container()
+    now = datetime.now(timezone.utc)
+    if container.event_log.head() == 0:
+        typer.echo("Seeding the demo ledger...", err=True)
+        seed(container, now)
+    tokens = issue_demo_tokens(container, now)
+    typer.echo("Demo tokens (one per role; shown once):")
+    for role, name, secret in tokens:
+        typer.echo(f"  {role:8} {secret}   # {name}")
+    typer.echo(f"\nAPI:  http://{host}:{port}/v1/health   docs: http://{host}:{port}/docs")
+    run_server(container, host, port)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, dinas, auditor, company or umkm")],
+    region: Annotated[Optional[str], typer.Option(help="Region prefix (dinas, auditor)")] = None,
+    nib: Annotated[Optional[list[str]], typer.Option(help="NIB (company: one or more; umkm: one)")] = None,
+    name: Annotated[str, typer.Option(help="Who holds it, e.g. 'DPMPTSP Kab. Bekasi'")] = "",
+) -> None:
+    """Create a token and print it alone on stdout (only its hash is stored)."""
+    from api.auth import new_secret, secret_hash
+    from domain.access import SYSTEM
+
+    container = open_container()
+    secret = new_secret()
+    try:
+        container.ledger.issue_token(SYSTEM, datetime.now(timezone.utc),
+                                     secret_sha256_hex=secret_hash(secret), role=role,
+                                     region=region, nibs=list(nib or []), name=name)
+    except DomainError as e:
+        fail(e.detail, 2)
+    finally:
+        container.close()
+    typer.echo(secret)
+
+
+def main() -> None:
+    """Run the CLI; usage errors are one line too (not click's multi-line panel)."""
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as e:  # usage errors: typer vendors click, so catch its base class
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        if type(e).__name__ == "NoArgsIsHelpError":
+            typer.echo(message)
+            sys.exit(0)
+        typer.echo(f"kemitraan: {message.splitlines()[0]} (see --help)", err=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

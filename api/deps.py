@@ -1,0 +1,86 @@
+"""Shared pieces of the routes: the container, the clock, If-Match, and documented errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from api.problems import PROBLEM, Problem
+from api.wiring import Container
+
+
+class ProblemDetail(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed header or parameter", 401: "No token, unknown token or revoked token",
+    403: "The role may never do this", 404: "Not found, or outside the caller's scope",
+    409: "Stale If-Match version, duplicate key, or a transition the lifecycle forbids",
+    413: "File too large", 415: "File type not allowed", 422: "Invalid field values",
+    503: "The store is unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problem statuses an endpoint can return (plus 401 always)."""
+    codes = sorted({401, *statuses})
+    return {code: {"model": ProblemDetail, "description": _DESCRIPTIONS[code],
+                   "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}}
+            for code in codes}
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container
+
+
+def now(request: Request) -> datetime:
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock else datetime.now(timezone.utc)
+
+
+_IF_MATCH = re.compile(r'^(?:W/)?(?:"(\d{1,9})"|(\d{1,9}))$')
+
+
+def if_match(request: Request) -> int | None:
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    m = _IF_MATCH.match(raw.strip())
+    if not m:
+        raise Problem(400, 'If-Match must be a version such as "3"')
+    return int(m.group(1) or m.group(2))
+
+
+def parse_uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise Problem(404, f"{what} {value} not found") from None
+
+
+def parse_instant(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise Problem(422, f"{field} must be an RFC 3339 instant with an offset",
+                      errors=[{"field": field, "message": "must be an RFC 3339 instant with an "
+                                                          "offset, e.g. 2024-03-31T17:00:00+07:00"}])
+    return instant
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'

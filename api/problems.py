@@ -1,0 +1,95 @@
+"""Errors as RFC 9457 problem+json, mapped from their types in one place.
+
+Never a stack trace, never a 500 for bad input: domain errors carry their meaning, the mapping
+below gives each its status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.evidence_store import EmptyFile, EvidenceFileError, FileTooLarge, UnsupportedMediaType
+from domain import errors as de
+
+log = structlog.get_logger("kemitraan.api")
+
+PROBLEM = "application/problem+json"
+_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 406: "Not acceptable", 409: "Conflict",
+           412: "Precondition failed", 413: "Content too large", 415: "Unsupported media type",
+           422: "Invalid field values", 428: "Precondition required",
+           500: "Internal server error", 503: "Service unavailable"}
+_STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (de.NotFound, 404), (de.Forbidden, 403), (de.Conflict, 409), (de.InvalidValue, 422),
+    (FileTooLarge, 413), (UnsupportedMediaType, 415), (EmptyFile, 422),
+]
+
+
+class Problem(Exception):
+    """An HTTP-level failure raised by the adapters (auth, headers, uploads)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None,
+                 errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers, self.errors = status, detail, headers, errors
+
+
+def problem_response(status: int, detail: str, *, errors: list[dict[str, str]] | None = None,
+                     headers: dict[str, str] | None = None, kind: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://kemitraan-ledger.example/problems/{kind or status}",
+        "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _kind(exc: Exception) -> str:
+    name = type(exc).__name__
+    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, headers=exc.headers, errors=exc.errors)
+
+    @app.exception_handler(de.DomainError)
+    async def _domain(_: Request, exc: de.DomainError) -> JSONResponse:
+        status = next(s for t, s in _STATUS_BY_ERROR if isinstance(exc, t))
+        errors = [e.as_dict() for e in exc.errors] if isinstance(exc, de.InvalidValue) else None
+        return problem_response(status, exc.detail, errors=errors, kind=_kind(exc))
+
+    @app.exception_handler(EvidenceFileError)
+    async def _file(_: Request, exc: EvidenceFileError) -> JSONResponse:
+        status = next(s for t, s in _STATUS_BY_ERROR if isinstance(exc, t))
+        errors = [{"field": "file", "message": str(exc)}] if status == 422 else None
+        return problem_response(status, str(exc), errors=errors, kind=_kind(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(422, detail or "invalid request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", error=type(exc).__name__)
+        return problem_response(500, "an unexpected error occurred; it has been logged")

@@ -1,0 +1,42 @@
+"""Evidence downloads: the bytes, only to those who may read the partnership."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+
+from api import deps
+from api.auth import principal
+from api.problems import Problem
+from domain.access import Principal
+from projections.tables import evidence_index
+
+router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
+_EXT = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
+        "text/csv": "csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx"}
+
+
+@router.get("/{evidence_id}/content", response_class=FileResponse,
+            responses={200: {"content": {t: {} for t in _EXT}, "description": "The file"},
+                       **deps.errors(404)})
+def evidence_content(evidence_id: Annotated[str, "evidence id"], request: Request,
+                     who: Principal = Depends(principal)) -> FileResponse:
+    c = deps.container(request)
+    c.views.catch_up()
+    with c.engine.connect() as conn:
+        row = conn.execute(sa.select(evidence_index)
+                           .where(evidence_index.c.evidence_id == evidence_id)).first()
+    if row is None:
+        raise Problem(404, f"evidence {evidence_id} not found")
+    c.ledger.get_partnership(who, UUID(row.partnership_id))  # 404 outside the caller's scope
+    if not c.evidence.exists(row.sha256):
+        raise Problem(404, f"the file of evidence {evidence_id} is missing from this server")
+    return FileResponse(c.evidence.path(row.sha256), media_type=row.media_type,
+                        filename=f"{row.sha256}.{_EXT.get(row.media_type, 'bin')}",
+                        headers={"X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": "sandbox"})

@@ -1,0 +1,239 @@
+"""Partnerships: proposal, the whole lifecycle, evidence, realizations, history and time travel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import (
+    APIRouter, Body, Depends, File, Form, Header, Query, Request, Response, UploadFile,
+)
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api import deps
+from api.auth import principal
+from api.logs import command_done
+from api.problems import Problem
+from api.schemas import (
+    AmendBody, ConfirmBody, DatedReasonBody, Day, EventPage, EvidenceWritten, PartnershipCreate,
+    PartnershipPage, PartnershipRead, PartnershipWritten, RealizationCreate, RealizationWritten,
+    ReasonBody, ResumeBody, ReviewBody,
+)
+from api.views import partnership_read, event_read, summary_read
+from domain.access import Principal, partnership_scope_filter, require_role
+from domain.application import Written
+from domain.errors import StaleVersion
+from domain.clock import jakarta_date
+from domain.values import Pola
+from projections import partnership_list
+
+router = APIRouter(prefix="/v1/partnerships", tags=["partnerships"])
+PID = Annotated[str, "the partnership id"]
+
+
+def _done(request: Request, response: Response, command: str, w: Written) -> Written:
+    command_done(request, command, w)
+    deps.set_etag(response, w.version)
+    return w
+
+
+@router.post("", status_code=201, response_model=PartnershipWritten,
+             responses={200: {"model": PartnershipWritten,
+                              "description": "A repeat of an earlier request with the same "
+                                             "Idempotency-Key and body"},
+                        **deps.errors(400, 403, 409, 422)})
+def propose(body: PartnershipCreate, request: Request, response: Response,
+            who: Principal = Depends(principal),
+            idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+            ) -> PartnershipWritten:
+    c = deps.container(request)
+    w = c.ledger.propose_partnership(who, deps.now(request), uuid.uuid4(),
+                                     idempotency_key=idempotency_key, **body.model_dump())
+    _done(request, response, "partnership.propose", w)
+    position = w.position
+    if w.repeat:
+        response.status_code = 200
+        position = c.event_log.position_of(w.id, 1)
+    return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
+                              position=position)
+
+
+@router.get("", response_model=PartnershipPage, responses=deps.errors(422, 503))
+def list_partnerships(
+    request: Request, who: Principal = Depends(principal),
+    region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
+    pola: Pola | None = None,
+    program: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(pattern="^(proposed|active|suspended|declined|"
+                                                "withdrawn|terminated|expired)$")] = None,
+    large_nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
+    umkm_nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    min_position: Annotated[int | None, Query(ge=0, description="answer only once the view "
+                                              "has folded in this position")] = None,
+) -> PartnershipPage:
+    c = deps.container(request)
+    after = None
+    if cursor is not None:
+        try:
+            after = partnership_list.decode_cursor(cursor)
+        except ValueError:
+            raise Problem(422, "cursor is not one this server issued",
+                          errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
+    position = c.views.catch_up()
+    if min_position is not None and position < min_position:
+        raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
+                      headers={"Retry-After": "1"})
+    now = deps.now(request)
+    with c.engine.connect() as conn:
+        rows, next_seq = partnership_list.query(
+            conn, scope=partnership_scope_filter(who), today=jakarta_date(now), limit=limit,
+            after_seq=after, region=region, pola=pola.value if pola else None, program=program,
+            status=status, large_nib=large_nib, umkm_nib=umkm_nib)
+    return PartnershipPage(
+        items=[summary_read(r) for r in rows], position=position, as_of=now,
+        next_cursor=partnership_list.encode_cursor(next_seq) if next_seq is not None else None)
+
+
+@router.get("/{pid}", response_model=PartnershipRead, responses=deps.errors(404, 422))
+def get_partnership(pid: PID, request: Request, response: Response,
+                    who: Principal = Depends(principal),
+                    as_of: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
+                    version: Annotated[int | None, Query(ge=1, le=10**9)] = None,
+                    ) -> PartnershipRead:
+    if as_of is not None and version is not None:
+        raise Problem(422, "give as_of or version, not both",
+                      errors=[{"field": "version", "message": "cannot be combined with as_of"}])
+    instant = deps.parse_instant(as_of, "as_of")
+    p = deps.container(request).ledger.get_partnership(
+        who, deps.parse_uuid(pid, "partnership"), version=version, as_of=instant)
+    deps.set_etag(response, p.version)
+    return partnership_read(p, jakarta_date(deps.now(request)))
+
+
+@router.get("/{pid}/events", response_model=EventPage, responses=deps.errors(404))
+def partnership_events(pid: PID, request: Request,
+                       who: Principal = Depends(principal)) -> EventPage:
+    c = deps.container(request)
+    agg_id = deps.parse_uuid(pid, "partnership")
+    events = c.ledger.partnership_events(who, agg_id)
+    seqs = c.event_log.positions(agg_id)
+    return EventPage(items=[event_read(e, seqs[e.originator_version]) for e in events])
+
+
+def _transition(command: str, method: str, body_model: type | None):
+    """One route per lifecycle command: parse the body, call the use case, answer the state."""
+
+    def handler(pid: str, request: Request, response: Response, body: Any,
+                who: Principal) -> PartnershipWritten:
+        c = deps.container(request)
+        kwargs = body.model_dump(exclude_unset=(method == "amend")) if body else {}
+        if method == "amend":
+            effective = kwargs.pop("effective_date", None)
+            kwargs = {"changes": kwargs, "effective_date": effective}
+        w = getattr(c.ledger, method)(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
+                                      expected_version=deps.if_match(request), **kwargs)
+        _done(request, response, command, w)
+        return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
+                                  position=w.position)
+    return handler
+
+
+def _register(path: str, command: str, method: str, body_model: type, summary: str) -> None:
+    handler = _transition(command, method, body_model)
+
+    def route(pid: PID, request: Request, response: Response, body: Any = Body(None),
+              who: Principal = Depends(principal)) -> PartnershipWritten:
+        if body is None:  # no body at all: fine when every field is optional (confirm)
+            try:
+                body = body_model()
+            except ValidationError as e:
+                raise RequestValidationError(e.errors(include_url=False)) from None
+        return handler(pid, request, response, body, who)
+
+    # The annotation is set here because a local class cannot be resolved from a string.
+    route.__annotations__["body"] = body_model | None
+    route.__name__ = method
+    router.add_api_route(f"/{{pid}}/{path}", route, methods=["POST"], summary=summary,
+                         response_model=PartnershipWritten,
+                         responses=deps.errors(400, 403, 404, 409, 422))
+
+
+_register("confirm", "partnership.confirm", "confirm", ConfirmBody,
+          "The UMKM party confirms the partnership is real")
+_register("decline", "partnership.decline", "decline", ReasonBody,
+          "The UMKM party declines a proposed partnership")
+_register("withdraw", "partnership.withdraw", "withdraw", ReasonBody,
+          "The large party withdraws its proposal")
+_register("suspend", "partnership.suspend", "suspend", DatedReasonBody,
+          "Suspend an active partnership")
+_register("resume", "partnership.resume", "resume", ResumeBody, "Resume a suspended partnership")
+_register("terminate", "partnership.terminate", "terminate", DatedReasonBody,
+          "Terminate an active or suspended partnership")
+_register("amend", "partnership.amend", "amend", AmendBody,
+          "Amend end date, value, title or description")
+
+
+@router.post("/{pid}/evidence", status_code=201, response_model=EvidenceWritten,
+             responses=deps.errors(400, 403, 404, 409, 413, 415, 422))
+def submit_evidence(
+    pid: PID, request: Request, response: Response,
+    file: Annotated[UploadFile, File(description="PDF, JPEG, PNG, WebP, XLSX or CSV")],
+    kind: Annotated[str, Form(pattern="^(perjanjian|purchase_order|invoice|delivery_note|"
+                                      "payment_proof|shelf_photo|mentoring_log|other)$")],
+    period_start: Annotated[Day | None, Form()] = None,
+    period_end: Annotated[Day | None, Form()] = None,
+    description: Annotated[str | None, Form(max_length=2000)] = None,
+    effective_date: Annotated[Day | None, Form(description="business date of the submission")] = None,
+    who: Principal = Depends(principal),
+) -> EvidenceWritten:
+    c = deps.container(request)
+    agg_id = deps.parse_uuid(pid, "partnership")
+    expected = deps.if_match(request)
+    # Check role, scope and version before keeping the bytes: no file for a request that fails.
+    require_role(who, "partnership.evidence")
+    current = c.ledger.get_partnership(who, agg_id)
+    if expected is not None and expected != current.version:
+        raise StaleVersion(f"If-Match version {expected} is stale: the current version is "
+                           f"{current.version}")
+    stored = c.evidence.save(file.file, c.settings.max_upload_bytes)
+    evidence_id = str(uuid.uuid4())
+    w = c.ledger.submit_evidence(who, deps.now(request), agg_id, evidence_id=evidence_id,
+                                 kind=kind, sha256=stored.sha256, size=stored.size,
+                                 media_type=stored.media_type, period_start=period_start,
+                                 period_end=period_end, description=description,
+                                 effective_date=effective_date, expected_version=expected)
+    _done(request, response, "partnership.submit_evidence", w)
+    return EvidenceWritten(evidence_id=evidence_id, sha256=stored.sha256, size=stored.size,
+                           media_type=stored.media_type, version=w.version, position=w.position)
+
+
+@router.post("/{pid}/evidence/{evidence_id}/review", response_model=PartnershipWritten,
+             responses=deps.errors(400, 403, 404, 409, 422))
+def review_evidence(pid: PID, evidence_id: Annotated[str, "evidence id"], body: ReviewBody,
+                    request: Request, response: Response,
+                    who: Principal = Depends(principal)) -> PartnershipWritten:
+    c = deps.container(request)
+    w = c.ledger.review_evidence(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
+                                 evidence_id=evidence_id, decision=body.decision,
+                                 reason=body.reason, effective_date=body.effective_date,
+                                 expected_version=deps.if_match(request))
+    _done(request, response, "partnership.review_evidence", w)
+    return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
+                              position=w.position)
+
+
+@router.post("/{pid}/realizations", status_code=201, response_model=RealizationWritten,
+             responses=deps.errors(400, 403, 404, 409, 422))
+def report_realization(pid: PID, body: RealizationCreate, request: Request, response: Response,
+                       who: Principal = Depends(principal)) -> RealizationWritten:
+    c = deps.container(request)
+    realization_id = str(uuid.uuid4())
+    w = c.ledger.report_realization(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
+                                    realization_id=realization_id,
+                                    expected_version=deps.if_match(request), **body.model_dump())
+    _done(request, response, "partnership.report_realization", w)
+    return RealizationWritten(realization_id=realization_id, version=w.version,
+                              position=w.position)

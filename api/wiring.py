@@ -1,0 +1,95 @@
+"""Wiring: turn the settings into the eventsourcing environment, the SQLAlchemy engine for the
+views and the evidence store, in one place. Nothing else reads the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from api.evidence_store import EvidenceStore
+from api.settings import Settings
+from domain.application import Ledger
+from projections.event_log import EventLog
+from projections.runner import ViewRunner
+
+
+class ConfigurationError(Exception):
+    """Bad configuration or an unreachable database: a one-line reason for the operator."""
+
+
+@dataclass
+class Container:
+    settings: Settings
+    ledger: Ledger
+    engine: sa.Engine
+    event_log: EventLog
+    views: ViewRunner
+    evidence: EvidenceStore
+    store_kind: str  # "sqlite" | "postgresql"
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.dispose()
+
+
+def eventsourcing_env(settings: Settings) -> tuple[str, dict[str, str], str]:
+    """(store kind, eventsourcing env, SQLAlchemy URL for the views)."""
+    if not settings.database_url or settings.database_url.startswith("sqlite"):
+        path = Path(settings.sqlite_path)
+        if settings.database_url:
+            path = Path(make_url(settings.database_url).database or path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+               "SQLITE_LOCK_TIMEOUT": "10"}
+        return "sqlite", env, f"sqlite:///{path}"
+    try:
+        url = make_url(settings.database_url)
+    except Exception:
+        raise ConfigurationError("KEMITRAAN_DATABASE_URL is not a valid database URL") from None
+    if url.get_backend_name() != "postgresql":
+        raise ConfigurationError("KEMITRAAN_DATABASE_URL must be sqlite:/// or "
+                                 "postgresql+psycopg://")
+    if not url.database:
+        raise ConfigurationError("KEMITRAAN_DATABASE_URL names no database")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.database, "POSTGRES_HOST": url.host or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432), "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_PASSWORD": url.password or "", "POSTGRES_CONNECT_TIMEOUT": "5",
+        # The library waits forever for its table lock by default; a stuck writer must fail.
+        "POSTGRES_LOCK_TIMEOUT": "5", "POSTGRES_POOL_SIZE": "8", "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_SCHEMA": url.query.get("schema", "public") if url.query else "public",
+    }
+    return "postgresql", env, url.set(drivername="postgresql+psycopg").render_as_string(
+        hide_password=False)
+
+
+def build(settings: Settings | None = None) -> Container:
+    settings = settings or Settings()
+    kind, env, views_url = eventsourcing_env(settings)
+    cache_size = settings.command_cache_size
+    if cache_size is None:
+        cache_size = 10_000 if kind == "sqlite" else 0
+    env["COMMAND_CACHE_MAXSIZE"] = str(cache_size)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ledger = Ledger(env=env)
+    except Exception as e:  # the library raises several types for an unreachable server
+        raise ConfigurationError(f"cannot open the event store ({kind}): "
+                                 f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    connect_args = {"timeout": 10, "check_same_thread": False} if kind == "sqlite" else {
+        "connect_timeout": 5}
+    engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
+    event_log = EventLog(engine, kind, ledger.recorder)
+    views = ViewRunner(ledger, engine)
+    try:
+        views.setup()
+    except sa.exc.OperationalError as e:
+        ledger.close()
+        raise ConfigurationError(f"cannot open the views database: {e.orig}") from None
+    return Container(settings=settings, ledger=ledger, engine=engine, event_log=event_log,
+                     views=views, evidence=EvidenceStore(settings.evidence_dir), store_kind=kind)
