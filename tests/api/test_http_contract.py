@@ -1,0 +1,533 @@
+"""The HTTP conventions of the public contract, one property per test: problem+json errors,
+Idempotency-Key, If-Match/ETag, positions, time travel, event history, evidence uploads and
+downloads, pagination and health."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.helpers import (
+    EXE, HTML, LARGE_A, PDF, PROBLEM, REGION_A, UMKM_A, assert_problem, events, expect,
+    partnership_body, post, propose, register_business, stored_files, upload,
+)
+from tests.conftest import bearer
+
+T0 = datetime(2024, 3, 1, 3, 0, tzinfo=timezone.utc)  # the clock fixture's start
+
+
+class Parties:
+    def __init__(self, client: Any, make_token: Any) -> None:
+        self.client = client
+        self.admin = make_token("admin")
+        register_business(client, self.admin, LARGE_A, "besar", REGION_A, "PT Sumber Makmur Tbk")
+        register_business(client, self.admin, UMKM_A, "mikro", REGION_A + ".01", "UD Berkah")
+        self.company = make_token("company", nibs=[LARGE_A])
+        self.umkm = make_token("umkm", nibs=[UMKM_A])
+        self.dinas = make_token("dinas", region=REGION_A)
+        self.auditor = make_token("auditor", region=REGION_A)
+
+    def propose(self, **extra: Any) -> str:
+        return propose(self.client, self.company, LARGE_A, UMKM_A, REGION_A, **extra)["id"]
+
+    def read(self, pid: str, **params: Any) -> Any:
+        return self.client.get(f"/v1/partnerships/{pid}", params=params,
+                               headers=bearer(self.admin))
+
+    def version(self, pid: str) -> int:
+        return expect(self.read(pid), 200)["version"]
+
+    def confirm(self, pid: str) -> dict[str, Any]:
+        return expect(post(self.client, self.umkm, pid, "confirm",
+                           {"effective_date": "2024-01-15"}), 200)
+
+
+@pytest.fixture
+def parties(client, make_token) -> Parties:  # type: ignore[no-untyped-def]
+    return Parties(client, make_token)
+
+
+@pytest.fixture
+def evidence_dir(container) -> Path:  # type: ignore[no-untyped-def]
+    return Path(container.settings.evidence_dir)
+
+
+# ---- problem+json -----------------------------------------------------------------------------
+
+def test_every_kind_of_error_is_problem_json_with_type_title_status_and_detail(
+        parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    assert_problem(c.get(f"/v1/partnerships/{pid}"), 401)
+    assert_problem(post(c, parties.auditor, pid, "amend", {"title": "x"}), 403)
+    assert_problem(c.get("/v1/partnerships/7c0f6b4e-0000-4000-8000-000000000000",
+                         headers=bearer(parties.admin)), 404)
+    assert_problem(c.get("/v1/partnerships/not-a-uuid", headers=bearer(parties.admin)), 404)
+    conflict = assert_problem(post(c, parties.company, pid, "terminate",
+                                   {"reason": "x", "effective_date": "2024-03-01"}), 409)
+    assert "proposed" in conflict["detail"]  # detail says which conflict
+    dup = assert_problem(c.post("/v1/businesses", headers=bearer(parties.admin), json={
+        "nib": LARGE_A, "name": "Lagi", "scale": "besar", "region_code": REGION_A,
+        "kbli": ["47111"]}), 409)
+    assert LARGE_A in dup["detail"]
+    assert_problem(c.post("/v1/partnerships", headers=bearer(parties.company),
+                          json={"title": "x"}), 422)
+    assert_problem(c.get("/v1/nothing-here", headers=bearer(parties.admin)), 404)
+
+
+def test_a_422_lists_every_invalid_field_with_field_and_message(parties: Parties) -> None:
+    body = assert_problem(parties.client.post(
+        "/v1/businesses", headers=bearer(parties.admin),
+        json={"nib": "12345", "name": "", "scale": "raksasa", "region_code": "32.1",
+              "kbli": ["4711"]}), 422)
+    errors = body["errors"]
+    assert errors and all(set(e) == {"field", "message"} for e in errors), errors
+    assert all(isinstance(e["field"], str) and isinstance(e["message"], str) for e in errors)
+    fields = {e["field"] for e in errors}
+    assert {"nib", "name", "scale", "region_code"} <= fields, fields
+    assert any(f.startswith("kbli") for f in fields), fields
+    assert "Traceback" not in str(body)
+
+
+def test_a_422_from_a_business_rule_names_its_field_too(parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)
+    body = assert_problem(c.post(f"/v1/partnerships/{pid}/realizations",
+                                 headers=bearer(parties.company),
+                                 json={"period_start": "2024-01-01", "period_end": "2024-01-31",
+                                       "value_idr": 1_000_000,
+                                       "evidence_ids": ["3f2b9c1e-0000-4000-8000-00000000abcd"]}),
+                          422)
+    assert [e["field"] for e in body["errors"]] == ["evidence_ids"]
+    body = assert_problem(parties.read(pid, as_of="yesterday"), 422)
+    assert body["errors"][0]["field"] == "as_of"
+
+
+# ---- Idempotency-Key --------------------------------------------------------------------------
+
+def test_the_same_idempotency_key_with_the_same_body_returns_the_same_partnership_with_200(
+        parties: Parties) -> None:
+    c = parties.client
+    body = partnership_body(LARGE_A, UMKM_A, REGION_A)
+    headers = {**bearer(parties.company), "Idempotency-Key": "po-2024-0001"}
+    first = expect(c.post("/v1/partnerships", headers=headers, json=body), 201)
+    head = expect(c.get("/v1/health"), 200)["position"]
+    repeat = c.post("/v1/partnerships", headers=headers, json=body)
+    assert repeat.status_code == 200, repeat.text
+    again = repeat.json()
+    assert (again["id"], again["position"], again["version"], again["status"]) == (
+        first["id"], first["position"], first["version"], first["status"])
+    assert expect(c.get("/v1/health"), 200)["position"] == head, "the repeat recorded an event"
+    listed = expect(c.get("/v1/partnerships", headers=bearer(parties.admin)), 200)["items"]
+    assert [p["id"] for p in listed] == [first["id"]]
+
+
+def test_the_same_idempotency_key_with_another_body_is_409(parties: Parties) -> None:
+    c = parties.client
+    headers = {**bearer(parties.company), "Idempotency-Key": "po-2024-0002"}
+    expect(c.post("/v1/partnerships", headers=headers,
+                  json=partnership_body(LARGE_A, UMKM_A, REGION_A)), 201)
+    head = expect(c.get("/v1/health"), 200)["position"]
+    other = partnership_body(LARGE_A, UMKM_A, REGION_A, value_idr=999)
+    body = assert_problem(c.post("/v1/partnerships", headers=headers, json=other), 409)
+    assert "Idempotency-Key" in body["detail"]
+    assert expect(c.get("/v1/health"), 200)["position"] == head
+
+
+# ---- If-Match and ETag ------------------------------------------------------------------------
+
+def test_get_answers_an_etag_equal_to_the_quoted_version(parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    first = parties.read(pid)
+    assert (first.json()["version"], first.headers["etag"]) == (1, '"1"')
+    parties.confirm(pid)
+    second = parties.read(pid)
+    assert (second.json()["version"], second.headers["etag"]) == (2, '"2"')
+    for token in (parties.company, parties.umkm, parties.dinas, parties.auditor):
+        assert c.get(f"/v1/partnerships/{pid}", headers=bearer(token)).headers["etag"] == '"2"'
+    business = c.get(f"/v1/businesses/{LARGE_A}", headers=bearer(parties.admin))
+    assert business.headers["etag"] == f'"{business.json()["version"]}"'
+
+
+def test_a_write_with_the_current_if_match_version_succeeds(parties: Parties) -> None:
+    pid = parties.propose()
+    etag = parties.read(pid).headers["etag"]
+    done = expect(post(parties.client, parties.umkm, pid, "confirm", {}, {"If-Match": etag}), 200)
+    assert done["version"] == 2 and done["status"] == "active"
+
+
+@pytest.mark.parametrize(("action", "body"), [
+    ("amend", {"title": "Judul baru"}),
+    ("suspend", {"reason": "audit", "effective_date": "2024-03-01"}),
+    ("terminate", {"reason": "selesai", "effective_date": "2024-03-01"}),
+])
+def test_a_stale_if_match_is_409_and_records_nothing(
+        parties: Parties, action: str, body: dict[str, Any]) -> None:
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)  # version 2
+    before, history = parties.version(pid), events(c, parties.admin, pid)
+    problem = assert_problem(post(c, parties.company, pid, action, body, {"If-Match": '"1"'}), 409)
+    assert "1" in problem["detail"] and "stale" in problem["detail"]
+    assert parties.version(pid) == before == 2
+    assert events(c, parties.admin, pid) == history
+
+
+@pytest.mark.parametrize("if_match", ['"abc"', "v2", '""', "1.0", '"1", "2"',
+                                      '"1', '1"'])  # the last two: unbalanced quotes
+def test_a_malformed_if_match_is_400(parties: Parties, if_match: str) -> None:
+    c, pid = parties.client, parties.propose()
+    assert_problem(post(c, parties.umkm, pid, "confirm", {}, {"If-Match": if_match}), 400)
+    assert parties.version(pid) == 1
+
+
+def test_realizations_and_reviews_honour_if_match_too(parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)
+    evidence_id = expect(upload(c, parties.company, pid), 201)["evidence_id"]  # version 3
+    review = {"decision": "verified"}
+    url = f"/v1/partnerships/{pid}/evidence/{evidence_id}/review"
+    assert_problem(c.post(url, headers={**bearer(parties.dinas), "If-Match": '"2"'}, json=review),
+                   409)
+    expect(c.post(url, headers={**bearer(parties.dinas), "If-Match": '"3"'}, json=review), 200)
+    realization = {"period_start": "2024-01-01", "period_end": "2024-01-31", "value_idr": 5,
+                   "evidence_ids": [evidence_id]}
+    assert_problem(c.post(f"/v1/partnerships/{pid}/realizations",
+                          headers={**bearer(parties.umkm), "If-Match": '"3"'}, json=realization),
+                   409)
+    assert parties.version(pid) == 4
+
+
+# ---- positions ---------------------------------------------------------------------------------
+
+def test_every_write_answers_a_position_that_increases_and_matches_the_event_log(
+        parties: Parties) -> None:
+    c = parties.client
+    positions = [register_business(c, parties.admin, "3216010000003", "kecil", "32.16.02")
+                 ["position"]]
+    written = propose(c, parties.company, LARGE_A, UMKM_A, REGION_A)
+    pid = written["id"]
+    stream = [written["position"]]
+    stream.append(parties.confirm(pid)["position"])
+    evidence = expect(upload(c, parties.umkm, pid), 201)
+    stream.append(evidence["position"])
+    stream.append(expect(c.post(f"/v1/partnerships/{pid}/evidence/{evidence['evidence_id']}/review",
+                                headers=bearer(parties.dinas), json={"decision": "verified"}),
+                         200)["position"])
+    stream.append(expect(c.post(f"/v1/partnerships/{pid}/realizations",
+                                headers=bearer(parties.company),
+                                json={"period_start": "2024-01-01", "period_end": "2024-02-29",
+                                      "value_idr": 12_500_000,
+                                      "evidence_ids": [evidence["evidence_id"]]}),
+                         201)["position"])
+    stream.append(expect(post(c, parties.company, pid, "amend", {"value_idr": 1}), 200)["position"])
+    stream.append(expect(post(c, parties.company, pid, "suspend",
+                              {"reason": "x", "effective_date": "2024-03-01"}), 200)["position"])
+    positions += stream
+    positions.append(expect(c.post(f"/v1/businesses/{LARGE_A}/facts",
+                                   headers=bearer(parties.company),
+                                   json={"name": "commercial_area", "value": 800, "unit": "m2",
+                                         "effective_date": "2024-01-01"}), 201)["position"])
+    assert all(isinstance(p, int) for p in positions)
+    assert positions == sorted(positions) and len(set(positions)) == len(positions), positions
+    assert [e["seq"] for e in events(c, parties.admin, pid)] == stream
+    assert expect(c.get("/v1/health"), 200)["position"] == positions[-1]
+
+
+# ---- time travel -------------------------------------------------------------------------------
+
+def test_version_n_answers_the_state_after_the_nth_event(parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)
+    expect(post(c, parties.company, pid, "amend", {"title": "Judul kedua"}), 200)
+    expect(post(c, parties.company, pid, "suspend",
+                {"reason": "x", "effective_date": "2024-03-01"}), 200)
+    seen = [(b["version"], b["status"], b["title"]) for b in
+            (expect(parties.read(pid, version=n), 200) for n in (1, 2, 3, 4))]
+    title = f"Pasokan {UMKM_A} ke {LARGE_A}"
+    assert seen == [(1, "proposed", title), (2, "active", title), (3, "active", "Judul kedua"),
+                    (4, "suspended", "Judul kedua")]
+    assert parties.read(pid, version=2).headers["etag"] == '"2"'
+    assert_problem(parties.read(pid, version=5), 404)
+    assert_problem(parties.read(pid, version=0), 422)
+    assert_problem(parties.read(pid, version=1, as_of="2024-03-01T10:00:00+07:00"), 422)
+
+
+def test_as_of_answers_the_state_as_it_was_recorded_at_that_instant(
+        parties: Parties, clock) -> None:  # type: ignore[no-untyped-def]
+    c = parties.client
+    clock.now = T0
+    pid = parties.propose()
+    clock.now = T0 + timedelta(days=2)
+    parties.confirm(pid)
+    clock.now = T0 + timedelta(days=5)
+    expect(post(c, parties.company, pid, "suspend",
+                {"reason": "audit", "effective_date": "2024-03-06"}), 200)
+    clock.now = T0 + timedelta(days=9)
+
+    def status_at(instant: datetime) -> tuple[int, str | None]:
+        response = parties.read(pid, as_of=instant.isoformat())
+        return response.status_code, (response.json()["status"] if response.is_success else None)
+
+    wib = timezone(timedelta(hours=7))
+    assert status_at(T0 - timedelta(seconds=1)) == (404, None)  # did not exist yet
+    assert status_at(T0) == (200, "proposed")
+    assert status_at((T0 + timedelta(days=1)).astimezone(wib)) == (200, "proposed")
+    assert status_at(T0 + timedelta(days=3, hours=4)) == (200, "active")
+    assert status_at(T0 + timedelta(days=7)) == (200, "suspended")
+    between = parties.read(pid, as_of=(T0 + timedelta(days=3)).isoformat())
+    assert between.json()["version"] == 2 and between.headers["etag"] == '"2"'
+    assert_problem(parties.read(pid, as_of="2024-03-04T00:00:00"), 422)  # no offset
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+def test_events_is_the_replayable_history_with_seq_version_type_actor_and_time(
+        parties: Parties, clock) -> None:  # type: ignore[no-untyped-def]
+    c = parties.client
+    clock.now = T0
+    pid = parties.propose()
+    clock.now = T0 + timedelta(hours=1)
+    parties.confirm(pid)
+    clock.now = T0 + timedelta(hours=2)
+    expect(post(c, parties.company, pid, "amend", {"value_idr": 175_000_000}), 200)
+    items = events(c, parties.auditor, pid)
+    assert [e["version"] for e in items] == [1, 2, 3]
+    assert [e["type"].rsplit(".", 1)[-1] for e in items] == ["Proposed", "Confirmed", "Amended"]
+    assert [e["actor"]["role"] for e in items] == ["company", "umkm", "company"]
+    assert all(e["actor"]["principal_id"] for e in items)
+    seqs = [e["seq"] for e in items]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    recorded = [datetime.fromisoformat(e["recorded_at"].replace("Z", "+00:00")) for e in items]
+    assert recorded == [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    assert items[0]["data"]["large_nib"] == LARGE_A
+    assert items[2]["data"]["changes"] == {"value_idr": 175_000_000}
+
+
+# ---- evidence ----------------------------------------------------------------------------------
+
+def test_an_allowed_pdf_is_stored_and_described_and_downloads_as_the_same_bytes(
+        parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    written = expect(upload(c, parties.company, pid, PDF), 201)
+    assert written["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert written["size"] == len(PDF)
+    assert written["media_type"] == "application/pdf"
+    assert written["evidence_id"] and isinstance(written["position"], int)
+    shown = expect(parties.read(pid), 200)["evidence"]
+    assert [(e["evidence_id"], e["sha256"], e["kind"]) for e in shown] == [
+        (written["evidence_id"], written["sha256"], "perjanjian")]
+    for token in (parties.company, parties.umkm, parties.dinas, parties.auditor):
+        download = c.get(f"/v1/evidence/{written['evidence_id']}/content", headers=bearer(token))
+        assert download.status_code == 200
+        assert download.content == PDF
+        assert download.headers["content-type"].startswith("application/pdf")
+
+
+def test_an_unknown_evidence_id_cannot_be_downloaded(parties: Parties) -> None:
+    assert_problem(parties.client.get("/v1/evidence/nope/content", headers=bearer(parties.admin)),
+                   404)
+
+
+def _rejected_upload_leaves_no_trace(parties: Parties, evidence_dir: Path, pid: str,
+                                     send: Any, status: int) -> None:
+    before_files = stored_files(evidence_dir)
+    before_events = events(parties.client, parties.admin, pid)
+    head = expect(parties.client.get("/v1/health"), 200)["position"]
+    assert_problem(send(), status)
+    assert events(parties.client, parties.admin, pid) == before_events
+    assert expect(parties.client.get("/v1/health"), 200)["position"] == head
+    assert stored_files(evidence_dir) == before_files, "a rejected upload left a file behind"
+
+
+@pytest.mark.parametrize(("content", "filename", "media_type"), [
+    (HTML, "perjanjian.pdf", "application/pdf"),  # the client's label is not trusted
+    (HTML, "page.html", "text/html"),
+    (EXE, "setup.exe", "application/octet-stream"),
+    (EXE, "perjanjian.pdf", "application/pdf"),
+])
+def test_html_or_executable_bytes_are_415_and_leave_no_trace(
+        parties: Parties, evidence_dir: Path, content: bytes, filename: str,
+        media_type: str) -> None:
+    pid = parties.propose()
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid,
+        lambda: upload(parties.client, parties.company, pid, content, filename=filename,
+                       media_type=media_type), 415)
+
+
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 2 * 1024 * 1024])
+def test_a_file_over_the_upload_limit_is_413_and_leaves_no_trace(
+        parties: Parties, evidence_dir: Path, size: int) -> None:
+    pid = parties.propose()
+    content = PDF + b"0" * (size - len(PDF))
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid, lambda: upload(parties.client, parties.company, pid, content),
+        413)
+
+
+def test_a_file_exactly_at_the_upload_limit_is_accepted(parties: Parties) -> None:
+    pid = parties.propose()
+    content = PDF + b"0" * (64 * 1024 - len(PDF))
+    assert expect(upload(parties.client, parties.company, pid, content), 201)["size"] == 64 * 1024
+
+
+def test_an_upload_refused_to_an_auditor_leaves_no_file_behind(
+        parties: Parties, evidence_dir: Path) -> None:
+    pid = parties.propose()
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid,
+        lambda: upload(parties.client, parties.auditor, pid, PDF + b"% auditor\n"), 403)
+
+
+def test_an_upload_with_a_stale_if_match_leaves_no_file_behind(
+        parties: Parties, evidence_dir: Path) -> None:
+    pid = parties.propose()
+    parties.confirm(pid)
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid,
+        lambda: upload(parties.client, parties.company, pid, PDF + b"% stale\n",
+                       headers={"If-Match": '"1"'}), 409)
+
+
+def test_an_upload_outside_the_callers_scope_leaves_no_file_behind(
+        parties: Parties, evidence_dir: Path, make_token) -> None:  # type: ignore[no-untyped-def]
+    pid = parties.propose()
+    register_business(parties.client, parties.admin, "3317010000009", "mikro", "33.17.01")
+    stranger = make_token("umkm", nibs=["3317010000009"])
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid,
+        lambda: upload(parties.client, stranger, pid, PDF + b"% stranger\n"), 404)
+
+
+def test_a_realization_citing_an_unknown_evidence_id_is_422_and_records_nothing(
+        parties: Parties) -> None:
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)
+    known = expect(upload(c, parties.umkm, pid), 201)["evidence_id"]
+    version = parties.version(pid)
+    body = assert_problem(c.post(f"/v1/partnerships/{pid}/realizations",
+                                 headers=bearer(parties.umkm),
+                                 json={"period_start": "2024-01-01", "period_end": "2024-01-31",
+                                       "quantity": 40, "unit": "kg",
+                                       "evidence_ids": [known, "no-such-evidence"]}), 422)
+    assert body["errors"][0]["field"] == "evidence_ids"
+    assert "no-such-evidence" in body["errors"][0]["message"]
+    assert parties.version(pid) == version
+    written = expect(c.post(f"/v1/partnerships/{pid}/realizations", headers=bearer(parties.umkm),
+                            json={"period_start": "2024-01-01", "period_end": "2024-01-31",
+                                  "quantity": 40, "unit": "kg", "evidence_ids": [known]}), 201)
+    assert written["realization_id"]
+    shown = expect(parties.read(pid), 200)["realizations"]
+    assert [r["evidence_ids"] for r in shown] == [[known]]
+
+
+# ---- lists -------------------------------------------------------------------------------------
+
+def test_a_list_with_limit_2_walks_every_item_through_next_cursor_without_duplicates(
+        parties: Parties) -> None:
+    c = parties.client
+    created = [parties.propose(title=f"Kontrak {i}") for i in range(7)]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = expect(c.get("/v1/partnerships", params=params, headers=bearer(parties.dinas)),
+                      200)
+        assert len(page["items"]) <= 2
+        assert isinstance(page["position"], int) and page["as_of"]
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert pages < 10, "the cursor does not advance"
+    assert pages == 4
+    assert len(seen) == len(set(seen)) == 7
+    assert set(seen) == set(created)
+    assert_problem(c.get("/v1/partnerships", params={"cursor": "%%%"},
+                         headers=bearer(parties.admin)), 422)
+    assert_problem(c.get("/v1/partnerships", params={"limit": 1001},
+                         headers=bearer(parties.admin)), 422)
+
+
+def test_a_list_defaults_to_a_limit_of_100(parties: Parties) -> None:
+    parties.propose()
+    page = expect(parties.client.get("/v1/partnerships", headers=bearer(parties.admin)), 200)
+    assert set(page) >= {"items", "next_cursor"} and page["next_cursor"] is None
+
+
+# ---- health ------------------------------------------------------------------------------------
+
+def test_health_needs_no_token_and_names_the_store_and_the_position(
+        parties: Parties, backend: str) -> None:
+    response = parties.client.get("/v1/health")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"status", "store", "position"}
+    assert body["status"] == "ok" and body["store"] == backend
+    written = propose(parties.client, parties.company, LARGE_A, UMKM_A, REGION_A)
+    assert parties.client.get("/v1/health").json()["position"] == written["position"] > \
+        body["position"]
+    assert PROBLEM not in response.headers["content-type"]
+
+
+def test_a_rotated_company_token_repeating_an_idempotency_key_gets_the_same_partnership(
+        parties: Parties, make_token) -> None:  # type: ignore[no-untyped-def]
+    c, body = parties.client, partnership_body(LARGE_A, UMKM_A, REGION_A)
+    first = expect(c.post("/v1/partnerships", json=body,
+                          headers={**bearer(parties.company), "Idempotency-Key": "k-77"}), 201)
+    rotated = make_token("company", nibs=[LARGE_A])
+    again = c.post("/v1/partnerships", json=body,
+                   headers={**bearer(rotated), "Idempotency-Key": "k-77"})
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first["id"]
+
+
+# ---- bodies that are not even JSON ---------------------------------------------------------------
+
+JSON_WRITES = [
+    "/v1/businesses",
+    f"/v1/businesses/{LARGE_A}/scale-changes",
+    f"/v1/businesses/{LARGE_A}/facts",
+    f"/v1/businesses/{LARGE_A}/affiliations",
+    f"/v1/businesses/{LARGE_A}/affiliations/{UMKM_A}/end",
+    "/v1/partnerships",
+    "/v1/partnerships/{pid}/amend",
+    "/v1/tokens",
+]
+
+
+@pytest.mark.parametrize("path", JSON_WRITES)
+@pytest.mark.parametrize("raw", [b'{"name": "\xff"}', b'{"nib": '], ids=["not-utf8", "cut-json"])
+def test_a_body_that_is_not_json_gets_a_documented_problem_status(
+        parties: Parties, app, path: str, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    pid = parties.propose()
+    response = parties.client.post(path.replace("{pid}", pid), content=raw,
+                                   headers={**bearer(parties.admin),
+                                            "Content-Type": "application/json"})
+    assert response.status_code in (400, 422)
+    assert_problem(response, response.status_code)
+    documented = app.openapi()["paths"][path.replace(LARGE_A, "{nib}").replace(
+        UMKM_A, "{umkm_nib}")]["post"]["responses"]
+    assert str(response.status_code) in documented, (
+        f"POST {path} answers {response.status_code} ({response.json()['detail']}) but documents "
+        f"only {sorted(documented)}")
+
+
+def test_the_list_honours_min_position_and_answers_503_for_a_future_one(
+        parties: Parties) -> None:
+    c = parties.client
+    pid = parties.propose()
+    written = parties.confirm(pid)["position"]
+    page = expect(c.get("/v1/partnerships", params={"min_position": written},
+                        headers=bearer(parties.admin)), 200)
+    assert page["position"] >= written and pid in [i["id"] for i in page["items"]]
+    future = c.get("/v1/partnerships", params={"min_position": written + 1000},
+                   headers=bearer(parties.admin))
+    assert_problem(future, 503)
+    assert future.headers["Retry-After"] == "1"

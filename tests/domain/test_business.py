@@ -1,0 +1,87 @@
+"""Business: registration, scale as a dated fact (naik kelas), facts and affiliations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from domain.base import project
+from domain.business import Business, business_id
+from domain.errors import InvalidValue, TransitionForbidden
+from domain.values import Actor, Scale
+
+NOW = datetime(2024, 5, 1, tzinfo=timezone.utc)
+DINAS = Actor("token-dinas", "dinas")
+
+
+def registered(scale: Scale = Scale.MIKRO) -> Business:
+    b = Business.register(actor=DINAS, now=NOW, on=date(2022, 1, 3), nib="3317000000101",
+                          name="UD Ikan Asin Rembang", scale=scale, region_code="33.17.05",
+                          kbli=["10213", "10213"], address=None)
+    return project(None, b.collect_events())  # type: ignore[return-value]
+
+
+def test_registration_derives_the_id_from_the_nib_and_drops_repeated_kbli():
+    b = registered()
+    assert b.id == business_id("3317000000101")
+    assert b.kbli == ["10213"]
+    assert b.scale_on(date(2022, 1, 3)) == "mikro"
+
+
+def test_naik_kelas_is_a_dated_change_and_the_old_scale_holds_before_it():
+    b = registered()
+    b.change_scale(DINAS, NOW, date(2024, 7, 1), Scale.KECIL, {"annual_sales_idr": 3_000_000_000})
+    [event] = b.collect_events()
+    assert (event.from_scale, event.to_scale) == ("mikro", "kecil")
+    assert b.scale_on(date(2024, 6, 30)) == "mikro"
+    assert b.scale_on(date(2024, 7, 1)) == "kecil"
+
+
+def test_a_backdated_scale_change_takes_its_place_in_the_history():
+    b = registered()
+    b.change_scale(DINAS, NOW, date(2024, 7, 1), Scale.BESAR, None)
+    b.change_scale(DINAS, NOW, date(2023, 1, 1), Scale.KECIL, None)
+    assert [e.scale for e in b.scale_history] == ["mikro", "kecil", "besar"]
+    assert b.scale_on(date(2023, 6, 1)) == "kecil"
+
+
+def test_changing_to_the_scale_already_in_force_is_forbidden():
+    b = registered()
+    with pytest.raises(TransitionForbidden):
+        b.change_scale(DINAS, NOW, date(2024, 1, 1), Scale.MIKRO, None)
+
+
+def test_a_fact_is_kept_as_an_exact_decimal():
+    b = registered(Scale.BESAR)
+    b.declare_fact(DINAS, NOW, date(2024, 1, 1), name="commercial_area", value=Decimal("1250.75"),
+                   unit="m2", evidence_id=None)
+    [event] = b.collect_events()
+    assert event.value == "1250.75"
+    assert b.facts[0].value == Decimal("1250.75")
+    with pytest.raises(InvalidValue):
+        b.declare_fact(DINAS, NOW, date(2024, 1, 1), name="x", value=Decimal("-1"), unit="m2",
+                       evidence_id=None)
+
+
+def test_affiliation_holds_between_its_dates_and_cannot_be_declared_twice():
+    b = registered(Scale.BESAR)
+    b.declare_affiliation(DINAS, NOW, date(2024, 1, 1), umkm_nib="3317000000202", kind="owns",
+                          ended=None)
+    assert b.affiliated_with("3317000000202", date(2024, 6, 1))
+    assert not b.affiliated_with("3317000000202", date(2023, 12, 31))
+    with pytest.raises(TransitionForbidden):
+        b.declare_affiliation(DINAS, NOW, date(2024, 2, 1), umkm_nib="3317000000202",
+                              kind="controls", ended=None)
+    b.end_affiliation(DINAS, NOW, date(2024, 9, 30), "3317000000202")
+    assert not b.affiliated_with("3317000000202", date(2024, 10, 1))
+    with pytest.raises(TransitionForbidden):
+        b.end_affiliation(DINAS, NOW, date(2024, 10, 30), "3317000000202")
+
+
+def test_a_business_cannot_be_affiliated_with_itself():
+    b = registered(Scale.BESAR)
+    with pytest.raises(InvalidValue):
+        b.declare_affiliation(DINAS, NOW, date(2024, 1, 1), umkm_nib=b.nib, kind="owns",
+                              ended=None)

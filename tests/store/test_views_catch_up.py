@@ -1,0 +1,77 @@
+"""The list view catches up from the log exactly once, even with two runners at the same time
+(as with two API processes on one database)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timezone
+from uuid import uuid4
+
+import sqlalchemy as sa
+
+from domain.access import SYSTEM
+from projections.runner import ViewRunner
+from projections.tables import evidence_index, partnership_list
+
+T0 = datetime(2024, 2, 1, tzinfo=timezone.utc)
+
+
+def with_two_businesses(container):  # type: ignore[no-untyped-def]
+    lg = container.ledger
+    lg.register_business(SYSTEM, T0, nib="3216000000001", name="PT Sampel", scale="besar",
+                         region_code="32.16", kbli=["47111"])
+    lg.register_business(SYSTEM, T0, nib="3216000000101", name="UMKM Sampel", scale="mikro",
+                         region_code="32.16.01", kbli=["10794"])
+    return lg
+
+
+def test_two_runners_racing_fold_every_event_exactly_once(container) -> None:  # type: ignore[no-untyped-def]
+    lg = with_two_businesses(container)
+    ids = []
+    for i in range(120):
+        w = lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
+                                   umkm_nib="3216000000101", pola="rantai_pasok",
+                                   title=f"Kontrak {i}", start_date=date(2024, 1, 1),
+                                   location_region_code="32.16")
+        ids.append(w.id)
+        if i % 3 == 0:
+            lg.confirm(SYSTEM, T0, w.id)
+    runners = [ViewRunner(lg, container.engine), ViewRunner(lg, container.engine)]
+    for r in runners:
+        r.PAGE = 7  # many small pages: many chances to collide
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(r: ViewRunner) -> None:
+        try:
+            barrier.wait()
+            r.catch_up()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    head = container.event_log.head()
+    assert all(r.position() == head for r in runners)
+    with container.engine.connect() as conn:
+        rows = conn.execute(sa.select(partnership_list.c.id, partnership_list.c.status)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(evidence_index)).scalar() == 0
+    assert sorted(r.id for r in rows) == sorted(str(i) for i in ids)
+    assert sum(1 for r in rows if r.status == "active") == 40
+
+
+def test_every_amendable_field_folds_into_the_list(container) -> None:  # type: ignore[no-untyped-def]
+    lg = with_two_businesses(container)
+    w = lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
+                               umkm_nib="3216000000101", pola="rantai_pasok", title="Lama",
+                               start_date=date(2024, 1, 1), location_region_code="32.16")
+    lg.amend(SYSTEM, T0, w.id, changes={"description": "baru", "title": "Baru",
+                                        "value_idr": 5, "end_date": date(2025, 1, 1)})
+    container.views.catch_up()
+    with container.engine.connect() as conn:
+        row = conn.execute(sa.select(partnership_list)).one()
+    assert (row.title, row.value_idr, row.end_date, row.version) == ("Baru", 5, date(2025, 1, 1), 2)
