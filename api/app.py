@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,22 @@ businesses as immutable events, and answers which of them are real.
 Every request but `GET /v1/health` carries `Authorization: Bearer <token>`."""
 
 
-def create_app(container: Container, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION)
+def create_app(container: Container, clock: Callable[[], datetime] | None = None,
+               run_projections: bool = False) -> FastAPI:
+    """`run_projections`: keep the views caught up in a background thread for the app's
+    lifetime (`kemitraan serve`). Without it, projection reads catch up synchronously."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_projections:
+            container.views.start()
+        try:
+            yield
+        finally:
+            container.views.stop()
+
+    app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)
     app.state.container = container
     app.state.clock = clock
     app.state.principals = PrincipalCache()

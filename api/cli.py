@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Kemitraan Ledger: an event-sourced ledger of UMKM partnerships.")
 token_app = typer.Typer(no_args_is_help=True, help="Manage access tokens.")
 app.add_typer(token_app, name="token")
+projections_app = typer.Typer(no_args_is_help=True, help="Inspect and rebuild the views.")
+app.add_typer(projections_app, name="projections")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -43,14 +45,14 @@ def run_server(container: Container, host: str, port: int) -> None:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(container), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(container, run_projections=True), host=host, port=port, log_level="warning",
                 access_log=False)
 
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
-    """Serve the API (and, later, the web pages and projections) in one process."""
+    """Serve the API, the web pages and the projections in one process."""
     container = open_container()
     typer.echo(f"Kemitraan Ledger on http://{host}:{port} ({container.store_kind})", err=True)
     run_server(container, host, port)
@@ -119,3 +121,56 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command()
+def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds between "
+                                                "looks at the log")] = 1.0) -> None:
+    """Run the projections alone (deployments with several API processes)."""
+    container = open_container()
+    typer.echo(f"kemitraan project: {len(container.views.views)} views on "
+               f"{container.store_kind}; Ctrl-C stops", err=True)
+    try:
+        container.views.run_forever(poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Position and lag of each view."""
+    container = open_container()
+    try:
+        rows = container.views.status()
+    finally:
+        container.close()
+    width = max(len(r["view"]) for r in rows)
+    typer.echo(f"{'view':<{width}}  {'position':>10}  {'lag':>10}")
+    for r in rows:
+        typer.echo(f"{r['view']:<{width}}  {r['position']:>10}  {r['lag']:>10}")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
+        help="one view (default: all)")] = None) -> None:
+    """Drop a view (or all) and replay the log into it; readers see the old view until done."""
+    container = open_container()
+    try:
+        names = [v.name for v in container.views.views]
+        if name is not None and name not in names:
+            fail(f"no view named {name!r}; views: {', '.join(names)}", 2)
+        head = container.views.head()
+        with typer.progressbar(length=max(head, 1), label="rebuilding", file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(position: int, _head: int) -> None:
+                bar.update(max(min(position, head) - done[0], 0))
+                done[0] = max(done[0], min(position, head))
+
+            folded = container.views.rebuild([name] if name else None, progress=progress)
+        typer.echo(f"rebuilt {name or 'all views'}: {folded} events folded, "
+                   f"position {container.views.position()}", err=True)
+    finally:
+        container.close()

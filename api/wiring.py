@@ -14,7 +14,8 @@ from api.evidence_store import EvidenceStore
 from api.settings import Settings
 from domain.application import Ledger
 from projections.event_log import EventLog
-from projections.runner import ViewRunner
+from projections.registry import VIEWS
+from projections.runtime import Runtime
 
 
 class ConfigurationError(Exception):
@@ -27,11 +28,12 @@ class Container:
     ledger: Ledger
     engine: sa.Engine
     event_log: EventLog
-    views: ViewRunner
+    views: Runtime
     evidence: EvidenceStore
     store_kind: str  # "sqlite" | "postgresql"
 
     def close(self) -> None:
+        self.views.stop()
         self.ledger.close()
         self.engine.dispose()
 
@@ -85,7 +87,8 @@ def build(settings: Settings | None = None) -> Container:
         "connect_timeout": 5}
     engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
     event_log = EventLog(engine, kind, ledger.recorder)
-    views = ViewRunner(ledger, engine)
+    views = Runtime(ledger, engine, VIEWS, store_kind=kind)
+    ledger.after_save.append(views.wake)
     try:
         views.setup()
     except sa.exc.OperationalError as e:

@@ -45,6 +45,12 @@ class LedgerBase(Application):
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         self.command_cache = CommandCache(int(self.env.get("COMMAND_CACHE_MAXSIZE") or 0))
+        # Called with no argument after every save (e.g. to wake the projection runner).
+        self.after_save: list[Callable[[], None]] = []
+
+    def _notify(self, recordings: list[Any]) -> None:
+        for listener in self.after_save:
+            listener()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -9,7 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.partnership import Partnership
-from projections.tables import evidence_index, partnership_list
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+
+from projections.runtime import View
+from projections.tables import partnership_list
 
 _STATUS_BY_EVENT = {
     Partnership.Confirmed: "active", Partnership.Declined: "declined",
@@ -18,40 +22,40 @@ _STATUS_BY_EVENT = {
 }
 
 
-class PartnershipListView:
-    name = "partnership_list"
+class PartnershipListView(View):
+    """Which partnerships exist, with what status: the list endpoint and its filters."""
 
-    def process(self, conn: sa.Connection, e: Any, seq: int) -> None:
+    name = "partnership_list"
+    tables = (partnership_list,)
+
+    @singledispatchmethod
+    def process_event(self, e: Any, tracking: Tracking) -> None:
+        pass
+
+    @process_event.register(Partnership.Proposed)
+    def _proposed(self, e: Partnership.Proposed, tracking: Tracking) -> None:
+        self.conn.execute(partnership_list.insert().values(
+            id=str(e.originator_id), created_seq=tracking.notification_id,
+            last_seq=tracking.notification_id, version=e.originator_version,
+            large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola, program=e.program,
+            title=e.title, status="proposed", start_date=date.fromisoformat(e.start_date),
+            end_date=date.fromisoformat(e.end_date) if e.end_date else None,
+            value_idr=e.value_idr, location_region_code=e.location_region_code,
+            large_region_code=e.large_region_code, umkm_region_code=e.umkm_region_code,
+            external_ref=e.external_ref))
+
+    @process_event.register(Partnership.Event)
+    def _changed(self, e: Partnership.Event, tracking: Tracking) -> None:
         t = partnership_list
-        pid = str(e.originator_id)
-        if isinstance(e, Partnership.Proposed):
-            conn.execute(t.insert().values(
-                id=pid, created_seq=seq, last_seq=seq, version=e.originator_version,
-                large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola, program=e.program,
-                title=e.title, status="proposed", start_date=date.fromisoformat(e.start_date),
-                end_date=date.fromisoformat(e.end_date) if e.end_date else None,
-                value_idr=e.value_idr, location_region_code=e.location_region_code,
-                large_region_code=e.large_region_code, umkm_region_code=e.umkm_region_code,
-                external_ref=e.external_ref))
-            return
-        if not isinstance(e, Partnership.Event):
-            return
-        values: dict[str, Any] = {"last_seq": seq, "version": e.originator_version}
+        values: dict[str, Any] = {"last_seq": tracking.notification_id,
+                                  "version": e.originator_version}
         if type(e) in _STATUS_BY_EVENT:
             values["status"] = _STATUS_BY_EVENT[type(e)]
         elif isinstance(e, Partnership.Amended):
             for k, val in e.changes.items():
                 if k in t.c:  # the list keeps no description
                     values[k] = date.fromisoformat(val) if (k == "end_date" and val) else val
-        elif isinstance(e, Partnership.EvidenceSubmitted):
-            conn.execute(evidence_index.insert().values(
-                evidence_id=e.evidence_id, partnership_id=pid, sha256=e.sha256,
-                media_type=e.media_type, kind=e.kind))
-        elif isinstance(e, Partnership.EvidenceReviewed):
-            conn.execute(evidence_index.update()
-                         .where(evidence_index.c.evidence_id == e.evidence_id)
-                         .values(review=e.decision))
-        conn.execute(t.update().where(t.c.id == pid).values(**values))
+        self.conn.execute(t.update().where(t.c.id == str(e.originator_id)).values(**values))
 
 
 def _region_clause(column: sa.Column, prefix: str) -> sa.ColumnElement[bool]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -21,16 +21,23 @@ _EXT = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "imag
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx"}
 
 
+def _indexed(c: Any, evidence_id: str) -> Any:
+    c.views.read_position(None)
+    with c.engine.connect() as conn:
+        return conn.execute(sa.select(evidence_index)
+                            .where(evidence_index.c.evidence_id == evidence_id)).first()
+
+
 @router.get("/{evidence_id}/content", response_class=FileResponse,
             responses={200: {"content": {t: {} for t in _EXT}, "description": "The file"},
                        **deps.errors(404)})
 def evidence_content(evidence_id: Annotated[str, "evidence id"], request: Request,
                      who: Principal = Depends(principal)) -> FileResponse:
     c = deps.container(request)
-    c.views.catch_up()
-    with c.engine.connect() as conn:
-        row = conn.execute(sa.select(evidence_index)
-                           .where(evidence_index.c.evidence_id == evidence_id)).first()
+    row = _indexed(c, evidence_id)
+    if row is None and c.views.position() < c.views.head():  # uploaded a moment ago?
+        c.views.wait_for(c.views.head(), timeout=3.0)
+        row = _indexed(c, evidence_id)
     if row is None:
         raise Problem(404, f"evidence {evidence_id} not found")
     c.ledger.get_partnership(who, UUID(row.partnership_id))  # 404 outside the caller's scope

@@ -82,7 +82,7 @@ def list_partnerships(
         except ValueError:
             raise Problem(422, "cursor is not one this server issued",
                           errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
-    position = c.views.catch_up()
+    position = c.views.read_position(min_position)
     if min_position is not None and position < min_position:
         raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
                       headers={"Retry-After": "1"})

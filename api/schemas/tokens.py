@@ -32,7 +32,15 @@ class TokenRevoked(BaseModel):
     position: int
 
 
+class ViewLag(BaseModel):
+    view: str
+    position: int = Field(description="the last seq folded into this view")
+    lag: int = Field(description="events recorded but not yet folded in")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     store: Literal["sqlite", "postgresql"]
     position: int
+    projections_lag: int = Field(0, description="the largest lag of any view, in events")
+    projections: list[ViewLag] = []

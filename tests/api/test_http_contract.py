@@ -468,11 +468,18 @@ def test_health_needs_no_token_and_names_the_store_and_the_position(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"status", "store", "position"}
+    assert set(body) == {"status", "store", "position", "projections_lag", "projections"}
     assert body["status"] == "ok" and body["store"] == backend
     written = propose(parties.client, parties.company, LARGE_A, UMKM_A, REGION_A)
-    assert parties.client.get("/v1/health").json()["position"] == written["position"] > \
-        body["position"]
+    after = parties.client.get("/v1/health").json()
+    assert after["position"] == written["position"] > body["position"]
+    # no runner thread in this app: the views are behind until a projection read catches up
+    assert after["projections_lag"] >= 1
+    assert {v["view"] for v in after["projections"]} >= {"partnership_list", "evidence_index"}
+    parties.client.get("/v1/partnerships", headers=bearer(parties.admin))
+    caught_up = parties.client.get("/v1/health").json()
+    assert caught_up["projections_lag"] == 0
+    assert all(v["position"] == written["position"] for v in caught_up["projections"])
     assert PROBLEM not in response.headers["content-type"]
 
 

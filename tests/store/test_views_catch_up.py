@@ -10,7 +10,8 @@ from uuid import uuid4
 import sqlalchemy as sa
 
 from domain.access import SYSTEM
-from projections.runner import ViewRunner
+from projections.registry import VIEWS
+from projections.runtime import Runtime
 from projections.tables import evidence_index, partnership_list
 
 T0 = datetime(2024, 2, 1, tzinfo=timezone.utc)
@@ -36,13 +37,13 @@ def test_two_runners_racing_fold_every_event_exactly_once(container) -> None:  #
         ids.append(w.id)
         if i % 3 == 0:
             lg.confirm(SYSTEM, T0, w.id)
-    runners = [ViewRunner(lg, container.engine), ViewRunner(lg, container.engine)]
-    for r in runners:
-        r.PAGE = 7  # many small pages: many chances to collide
+    runners = [Runtime(lg, container.engine, VIEWS, page=7),
+               Runtime(lg, container.engine, VIEWS, page=7)]
+    # many small pages: many chances to collide
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def run(r: ViewRunner) -> None:
+    def run(r: Runtime) -> None:
         try:
             barrier.wait()
             r.catch_up()

@@ -1,0 +1,390 @@
+"""The projection runtime: views on `eventsourcing.projection`, caught up from the global log.
+
+Each view is an `eventsourcing.projection.Projection` whose materialised view is a
+`ViewRecorder`: a `TrackingRecorder` that keeps the view's position in `view_tracking`, written
+through SQLAlchemy in the *same* transaction as the view's rows. The library's own
+`ProjectionRunner` needs `recorder.subscribe()` (absent on SQLite) and commits once per event;
+`Runtime` instead catches up in pages — one transaction per page for all views, tracking
+positions moved to the page's end inside it — which is ~25x faster with the same guarantee: a
+crash mid-page rolls back both the rows and the position (ADR 0011).
+
+Waking: after each save in this process (`wake()`), on PostgreSQL by LISTEN on the channel the
+library NOTIFYs on every insert, and on SQLite by a short poll for writers in other processes.
+
+Several runners (several `kemitraan serve` processes, or `kemitraan project`) may run on one
+database: each page first moves the tracking rows conditionally from the positions it read, which
+also takes the rows' write lock; a runner that lost the race rolls back and reads again.
+
+Rebuild drops a view's rows and replays the whole log in ONE transaction: readers keep seeing the
+old, complete view until the commit (MVCC on PostgreSQL, WAL snapshot on SQLite), so a server
+never serves a half-rebuilt view. On SQLite that transaction holds the single write lock.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from projections.tables import metadata, tracking
+
+log = structlog.get_logger("projections")
+
+
+class ViewRecorder(TrackingRecorder):
+    """The tracking half of a view: its position, in the runner's current transaction."""
+
+    def __init__(self, engine: sa.Engine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.conn: sa.Connection | None = None  # set by the runtime for the page's transaction
+
+    def _connection(self) -> sa.Connection:
+        if self.conn is None:
+            raise RuntimeError(f"view {self.name} is written only inside a runtime transaction")
+        return self.conn
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Moves the position forward; a position already reached raises IntegrityError."""
+        moved = self._connection().execute(
+            sa.update(tracking_table()).where(tracking_table().c.view == self.name,
+                                              tracking_table().c.position < tracking.notification_id)
+            .values(position=tracking.notification_id)).rowcount
+        if moved != 1:
+            raise IntegrityError(f"{self.name} is already at or past {tracking.notification_id}")
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(tracking.c.position)
+                                .where(tracking.c.view == self.name)).scalar()
+
+
+def tracking_table() -> sa.Table:
+    return tracking
+
+
+class View(Projection[ViewRecorder]):
+    """Base of every view: its tables, the event topics it needs, and how it folds them.
+
+    Subclasses register handlers on `process_event` (a `singledispatchmethod`, as in the
+    library's own projections) for the event classes they care about, write with `self.conn`,
+    and may defer work to `flush()`, which runs once at the end of each page, still inside the
+    page's transaction.
+    """
+
+    name = "view"
+    tables: tuple[sa.Table, ...] = ()
+    topics: tuple[str, ...] = ()
+
+    def __init__(self, view: ViewRecorder) -> None:
+        super().__init__(view)
+        if not type(self).topics:
+            type(self).topics = topics_of(type(self))
+
+    @property
+    def conn(self) -> sa.Connection:
+        return self.view._connection()
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Events this view has no handler for change nothing."""
+
+    def flush(self) -> None:
+        """End of a page: write what was deferred (still inside the page's transaction)."""
+
+    def clear(self) -> None:
+        """Drop every row (for a rebuild), children before parents."""
+        for table in reversed(self.tables):
+            self.conn.execute(table.delete())
+
+
+def topics_of(view_class: type[View]) -> tuple[str, ...]:
+    """The stored-event topics a view has handlers for (a handler for a base class covers its
+    subclasses), so the runtime reads only those from the log."""
+    registry = inspect.getattr_static(view_class, "process_event").dispatcher.registry
+    found: set[str] = set()
+    stack = [cls for cls in registry if cls is not object]
+    while stack:
+        cls = stack.pop()
+        topic = cls.__dict__.get("TOPIC")
+        if topic:
+            found.add(topic)
+        stack.extend(cls.__subclasses__())
+    return tuple(sorted(found))
+
+
+class LostRace(Exception):
+    """Another runner moved a tracking row first: roll back and read the positions again."""
+
+
+class Runtime:
+    PAGE = 1000
+
+    def __init__(self, ledger: Any, engine: sa.Engine, view_classes: Sequence[type[View]],
+                 store_kind: str = "sqlite", page: int | None = None) -> None:
+        self.ledger = ledger
+        self.engine = engine
+        self.store_kind = store_kind
+        self.page = page or self.PAGE
+        self.views: list[View] = [cls(ViewRecorder(engine, cls.name)) for cls in view_classes]
+        self._lock = threading.Lock()  # one page at a time in this process
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._caught_up = threading.Condition()
+        self.last_error: str | None = None
+
+    # --- setup and positions ------------------------------------------------------------
+
+    def setup(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            known = set(conn.execute(sa.select(tracking.c.view)).scalars())
+            for view in self.views:
+                if view.name not in known:
+                    conn.execute(tracking.insert().values(view=view.name, position=0))
+
+    def view(self, name: str) -> View:
+        for v in self.views:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def positions(self, conn: sa.Connection | None = None) -> dict[str, int]:
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.positions(c)
+        rows = conn.execute(sa.select(tracking.c.view, tracking.c.position)).all()
+        known = {r.view: int(r.position) for r in rows}
+        return {v.name: known.get(v.name, 0) for v in self.views}
+
+    def position(self, conn: sa.Connection | None = None) -> int:
+        """The position every view has reached (what a projection read may claim)."""
+        return min(self.positions(conn).values(), default=0)
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def status(self) -> list[dict[str, Any]]:
+        head = self.head()
+        return [{"view": name, "position": pos, "lag": max(head - pos, 0)}
+                for name, pos in self.positions().items()]
+
+    # --- catching up --------------------------------------------------------------------
+
+    def _topics(self, views: Iterable[View]) -> list[str]:
+        return sorted({t for v in views for t in v.topics})
+
+    def run_page(self, views: Sequence[View] | None = None,
+                 conn: sa.Connection | None = None) -> tuple[int, int]:
+        """Folds one page into `views` (default all) in one transaction.
+
+        Returns (events folded, position reached by the slowest of them). With `conn`, works
+        inside the caller's transaction (rebuild) and never races.
+        """
+        views = list(views or self.views)
+        if conn is not None:
+            return self._page(conn, views, claim=False)
+        while True:
+            try:
+                with self.engine.begin() as c:
+                    return self._page(c, views, claim=True)
+            except LostRace:
+                continue
+
+    def _page(self, conn: sa.Connection, views: list[View], claim: bool) -> tuple[int, int]:
+        positions = self.positions(conn)
+        start = min(positions[v.name] for v in views)
+        head = self.head()
+        if head <= start:
+            return 0, start
+        page = self.ledger.recorder.select_notifications(
+            start=start, limit=self.page, stop=head, topics=self._topics(views),
+            inclusive_of_start=False)
+        # A short page means the log up to `head` is exhausted: every event in between was of
+        # topics no view reads, so the positions move to `head` (lag then really reaches 0).
+        end = page[-1].id if len(page) == self.page else head
+        behind = [v for v in views if positions[v.name] < end]
+        if claim:
+            for v in behind:
+                moved = conn.execute(tracking.update().where(
+                    tracking.c.view == v.name, tracking.c.position == positions[v.name])
+                    .values(position=end)).rowcount
+                if moved != 1:
+                    raise LostRace
+        else:
+            conn.execute(tracking.update().where(tracking.c.view.in_([v.name for v in behind]))
+                         .values(position=end))
+        for v in behind:
+            v.view.conn = conn
+        try:
+            app_name = self.ledger.name
+            mapper = self.ledger.mapper
+            folded = 0
+            for n in page:
+                readers = [v for v in behind if positions[v.name] < n.id and n.topic in v.topics]
+                if not readers:
+                    continue
+                event = mapper.to_domain_event(n)
+                t = Tracking(app_name, n.id)
+                for v in readers:
+                    v.process_event(event, t)
+                folded += 1
+            for v in behind:
+                v.flush()
+        finally:
+            for v in behind:
+                v.view.conn = None
+        return folded, end
+
+    def catch_up(self) -> int:
+        """Folds everything recorded so far into every view; returns the position reached."""
+        with self._lock:
+            while True:
+                _, reached = self.run_page()
+                if reached >= self.head():
+                    break
+        with self._caught_up:
+            self._caught_up.notify_all()
+        return self.position()
+
+    # --- waiting ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> int:
+        """Read-your-writes: the position reached once it is >= `position`, or at the timeout.
+
+        With no background runner in this process (tests, CLI), catches up synchronously.
+        """
+        if not self.running:
+            return self.catch_up()
+        deadline = time.monotonic() + timeout
+        reached = self.position()
+        while reached < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.wake()
+            with self._caught_up:
+                self._caught_up.wait(min(remaining, 0.25))
+            reached = self.position()
+        return reached
+
+    def read_position(self, min_position: int | None) -> int:
+        """What a projection read calls first: the position its answer reflects."""
+        if not self.running:
+            return self.catch_up()
+        return self.wait_for(min_position) if min_position else self.position()
+
+    # --- the background runner ------------------------------------------------------------
+
+    def start(self, poll_seconds: float = 1.0) -> None:
+        """Runs the views in a daemon thread until `stop()` (inside `kemitraan serve`)."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._loop, args=(poll_seconds,),
+                                          name="projections", daemon=True)]
+        if self.store_kind == "postgresql":
+            self._threads.append(threading.Thread(target=self._listen, name="projections-listen",
+                                                  daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads = []
+
+    def run_forever(self, poll_seconds: float = 1.0) -> None:
+        """`kemitraan project`: the same loop in the foreground."""
+        if self.store_kind == "postgresql":
+            listener = threading.Thread(target=self._listen, name="projections-listen",
+                                        daemon=True)
+            self._threads = [listener]
+            listener.start()
+        self._loop(poll_seconds)
+
+    def _loop(self, poll_seconds: float) -> None:
+        # On PostgreSQL the LISTEN thread wakes us; the timeout is only a safety net there.
+        timeout = poll_seconds if self.store_kind == "sqlite" else 30.0
+        backoff = 0.5
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.catch_up()
+                self.last_error = None
+                backoff = 0.5
+            except Exception as e:  # a database outage must not kill the runner
+                self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                log.error("projections.error", error=self.last_error)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self._wake.wait(timeout)
+
+    def _listen(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        channel = self.ledger.recorder.channel_name
+        url = self.engine.url
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                                     password=url.password or "", dbname=url.database,
+                                     autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self._wake.set()  # anything recorded while we were not listening
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self._wake.set()
+            except Exception as e:
+                log.warning("projections.listen_error", error=str(e).splitlines()[0])
+                self._stop.wait(2.0)
+
+    # --- rebuild --------------------------------------------------------------------------
+
+    def rebuild(self, names: Sequence[str] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> int:
+        """Drops the named views (default all) and replays the log into them, in one transaction.
+
+        Returns the number of events folded. `progress(position, head)` is called per page.
+        """
+        views = [self.view(n) for n in names] if names else list(self.views)
+        folded = 0
+        with self._lock, self.engine.begin() as conn:
+            # Taking the tracking rows first serialises with any runner (they wait for us).
+            conn.execute(tracking.update().where(tracking.c.view.in_([v.name for v in views]))
+                         .values(position=0))
+            for v in views:
+                v.view.conn = conn
+                try:
+                    v.clear()
+                finally:
+                    v.view.conn = None
+            head = self.head()
+            while True:
+                n, reached = self.run_page(views, conn=conn)
+                folded += n
+                if progress:
+                    progress(reached, head)
+                if reached >= head:
+                    break
+        return folded
