@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
@@ -16,18 +17,38 @@ class EvidenceIndexView(View):
     name = "evidence_index"
     tables = (evidence_index,)
 
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self._new: dict[str, dict[str, Any]] = {}
+        self._reviews: dict[str, str] = {}
+
     @singledispatchmethod
     def process_event(self, e: Any, tracking: Tracking) -> None:
         pass
 
     @process_event.register(Partnership.EvidenceSubmitted)
     def _submitted(self, e: Partnership.EvidenceSubmitted, tracking: Tracking) -> None:
-        self.conn.execute(evidence_index.insert().values(
+        self._new[e.evidence_id] = dict(
             evidence_id=e.evidence_id, partnership_id=str(e.originator_id), sha256=e.sha256,
-            media_type=e.media_type, kind=e.kind))
+            media_type=e.media_type, kind=e.kind, review=None)
 
     @process_event.register(Partnership.EvidenceReviewed)
     def _reviewed(self, e: Partnership.EvidenceReviewed, tracking: Tracking) -> None:
-        self.conn.execute(evidence_index.update()
-                          .where(evidence_index.c.evidence_id == e.evidence_id)
-                          .values(review=e.decision))
+        if e.evidence_id in self._new:
+            self._new[e.evidence_id]["review"] = e.decision
+        else:
+            self._reviews[e.evidence_id] = e.decision
+
+    def flush(self) -> None:
+        t = evidence_index
+        try:
+            if self._new:
+                self.conn.execute(t.insert(), list(self._new.values()))
+            if self._reviews:
+                self.conn.execute(
+                    t.update().where(t.c.evidence_id == sa.bindparam("_id"))
+                    .values(review=sa.bindparam("_review")),
+                    [{"_id": k, "_review": v} for k, v in self._reviews.items()])
+        finally:
+            self._new.clear()
+            self._reviews.clear()

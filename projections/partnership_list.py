@@ -23,10 +23,17 @@ _STATUS_BY_EVENT = {
 
 
 class PartnershipListView(View):
-    """Which partnerships exist, with what status: the list endpoint and its filters."""
+    """Which partnerships exist, with what status: the list endpoint and its filters.
+
+    Handlers only collect the page's changes in memory; `flush()` writes them in bulk."""
 
     name = "partnership_list"
     tables = (partnership_list,)
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self._new: dict[str, dict[str, Any]] = {}
+        self._changed: dict[str, dict[str, Any]] = {}
 
     @singledispatchmethod
     def process_event(self, e: Any, tracking: Tracking) -> None:
@@ -34,7 +41,7 @@ class PartnershipListView(View):
 
     @process_event.register(Partnership.Proposed)
     def _proposed(self, e: Partnership.Proposed, tracking: Tracking) -> None:
-        self.conn.execute(partnership_list.insert().values(
+        self._new[str(e.originator_id)] = dict(
             id=str(e.originator_id), created_seq=tracking.notification_id,
             last_seq=tracking.notification_id, version=e.originator_version,
             large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola, program=e.program,
@@ -42,20 +49,35 @@ class PartnershipListView(View):
             end_date=date.fromisoformat(e.end_date) if e.end_date else None,
             value_idr=e.value_idr, location_region_code=e.location_region_code,
             large_region_code=e.large_region_code, umkm_region_code=e.umkm_region_code,
-            external_ref=e.external_ref))
+            external_ref=e.external_ref)
 
     @process_event.register(Partnership.Event)
-    def _changed(self, e: Partnership.Event, tracking: Tracking) -> None:
-        t = partnership_list
+    def _changed_event(self, e: Partnership.Event, tracking: Tracking) -> None:
         values: dict[str, Any] = {"last_seq": tracking.notification_id,
                                   "version": e.originator_version}
         if type(e) in _STATUS_BY_EVENT:
             values["status"] = _STATUS_BY_EVENT[type(e)]
         elif isinstance(e, Partnership.Amended):
             for k, val in e.changes.items():
-                if k in t.c:  # the list keeps no description
+                if k in partnership_list.c:  # the list keeps no description
                     values[k] = date.fromisoformat(val) if (k == "end_date" and val) else val
-        self.conn.execute(t.update().where(t.c.id == str(e.originator_id)).values(**values))
+        pid = str(e.originator_id)
+        (self._new.get(pid) or self._changed.setdefault(pid, {})).update(values)
+
+    def flush(self) -> None:
+        t = partnership_list
+        try:
+            if self._new:
+                self.conn.execute(t.insert(), list(self._new.values()))
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for pid, values in self._changed.items():
+                by_columns.setdefault(tuple(sorted(values)), []).append({"_id": pid, **values})
+            for columns, rows in by_columns.items():
+                self.conn.execute(t.update().where(t.c.id == sa.bindparam("_id"))
+                                  .values({c: sa.bindparam(c) for c in columns}), rows)
+        finally:
+            self._new.clear()
+            self._changed.clear()
 
 
 def _region_clause(column: sa.Column, prefix: str) -> sa.ColumnElement[bool]:

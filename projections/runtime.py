@@ -98,7 +98,10 @@ class View(Projection[ViewRecorder]):
         """Events this view has no handler for change nothing."""
 
     def flush(self) -> None:
-        """End of a page: write what was deferred (still inside the page's transaction)."""
+        """End of a page: write what was collected (still inside the page's transaction).
+
+        A view keeps no state across pages: when a page fails, the runtime replaces the view
+        with a fresh instance, so half-collected changes never leak into the next page."""
 
     def clear(self) -> None:
         """Drop every row (for a rebuild), children before parents."""
@@ -240,6 +243,11 @@ class Runtime:
                 folded += 1
             for v in behind:
                 v.flush()
+        except BaseException:
+            # The transaction rolls back: drop whatever the views collected for this page, by
+            # replacing them with fresh instances (views keep no state across pages).
+            self.views = [type(v)(v.view) if v in behind else v for v in self.views]
+            raise
         finally:
             for v in behind:
                 v.view.conn = None
