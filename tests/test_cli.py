@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,94 @@ def test_a_malformed_database_url_exits_with_one_line(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, KEMITRAAN_DATABASE_URL="mysql://x@y/z")
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def _ledger_with_partnerships(data_dir: Path, n: int) -> int:
+    """Writes n proposed partnerships straight through the use cases; returns the log head."""
+    from datetime import date, datetime, timezone
+    from uuid import uuid4
+
+    from api.settings import Settings
+    from api.wiring import build
+    from domain.access import SYSTEM
+
+    now = datetime(2024, 2, 1, tzinfo=timezone.utc)
+    container = build(Settings(data_dir=data_dir))
+    try:
+        lg = container.ledger
+        lg.register_business(SYSTEM, now, nib="3216000000001", name="PT Sampel", scale="besar",
+                             region_code="32.16", kbli=["47111"])
+        lg.register_business(SYSTEM, now, nib="3216000000101", name="UMKM Sampel",
+                             scale="mikro", region_code="32.16.01", kbli=["10794"])
+        for i in range(n):
+            lg.propose_partnership(SYSTEM, now, uuid4(), large_nib="3216000000001",
+                                   umkm_nib="3216000000101", pola="rantai_pasok",
+                                   title=f"Kontrak {i}", start_date=date(2024, 1, 1),
+                                   location_region_code="32.16")
+        return container.views.head()
+    finally:
+        container.close()
+
+
+def _status(data_dir: Path) -> dict[str, tuple[int, int]]:
+    result = run(["projections", "status"], data_dir)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    return {view: (int(position), int(lag)) for view, position, lag in rows}
+
+
+def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
+    head = _ledger_with_partnerships(tmp_path, 30)
+    before = _status(tmp_path)
+    assert "partnership_list" in before
+    assert all(lag == head - position for position, lag in before.values())
+    # rebuild one view: it reaches the head, with a progress bar on stderr
+    result = run(["projections", "rebuild", "partnership_list"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt partnership_list" in result.stderr
+    assert _status(tmp_path)["partnership_list"] == (head, 0)
+    # a name that is no view: one line, exit 2
+    wrong = run(["projections", "rebuild", "nonsense"], tmp_path)
+    assert wrong.returncode == 2 and "no view named 'nonsense'" in wrong.stderr
+    # `kemitraan project` runs alone and catches every view up, then stops on SIGINT
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
+    proc = subprocess.Popen([KEMITRAAN, "project", "--poll", "0.1"], text=True,
+                            env={**env, "KEMITRAAN_DATA_DIR": str(tmp_path)},
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(lag == 0 for _, lag in _status(tmp_path).values()):
+                break
+            time.sleep(0.3)
+        assert all(lag == 0 for _, lag in _status(tmp_path).values())
+        # and keeps up with new writes from another process
+        new_head = _ledger_with_partnerships_more(tmp_path)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and \
+                min(p for p, _ in _status(tmp_path).values()) < new_head:
+            time.sleep(0.3)
+        assert min(p for p, _ in _status(tmp_path).values()) == new_head
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def _ledger_with_partnerships_more(data_dir: Path) -> int:
+    from datetime import date, datetime, timezone
+    from uuid import uuid4
+
+    from api.settings import Settings
+    from api.wiring import build
+    from domain.access import SYSTEM
+
+    container = build(Settings(data_dir=data_dir))
+    try:
+        w = container.ledger.propose_partnership(
+            SYSTEM, datetime(2024, 3, 1, tzinfo=timezone.utc), uuid4(),
+            large_nib="3216000000001", umkm_nib="3216000000101", pola="rantai_pasok",
+            title="Kontrak baru", start_date=date(2024, 1, 1), location_region_code="32.16")
+        return w.position
+    finally:
+        container.close()
