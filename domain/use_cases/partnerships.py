@@ -77,7 +77,10 @@ class PartnershipUseCases(LedgerBase):
             large_region_code=large.region_code, umkm_region_code=umkm.region_code,
             external_ref=external_ref, request_hash=request_hash)
         try:
-            return self._save(p, creating="this partnership already exists")
+            written = self._save(p, creating="this partnership already exists")
+            # The UMKM's confirmation usually comes next: keep the new aggregate for it.
+            self.command_cache.keep(p.id, p)
+            return written
         except DuplicateKey:
             if idempotency_key is None:
                 raise
