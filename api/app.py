@@ -13,7 +13,9 @@ from api import problems
 from api.auth import PrincipalCache
 from api.limits import UploadLimit
 from api.logs import RequestContext
-from api.routes import businesses, evidence, health, partnerships, tokens
+from api.routes import (
+    businesses, evidence, health, partnerships, regulations, signals, stats, tokens,
+)
 from api.wiring import Container
 
 DESCRIPTION = """Kemitraan Ledger records partnerships (*kemitraan*) between UMKM and large
@@ -43,7 +45,8 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     problems.install(app)
     app.add_middleware(UploadLimit, max_bytes=container.settings.max_upload_bytes)
     app.add_middleware(RequestContext)
-    for module in (health, businesses, partnerships, evidence, tokens):
+    for module in (health, businesses, partnerships, evidence, tokens, stats, signals,
+                   regulations):
         app.include_router(module.router)
     _document_problem_schema(app)
     return app

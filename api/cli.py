@@ -174,3 +174,50 @@ def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
                    f"position {container.views.position()}", err=True)
     finally:
         container.close()
+
+
+rules_app = typer.Typer(no_args_is_help=True, help="Load regulations (rule packs).")
+app.add_typer(rules_app, name="rules")
+
+
+def load_pack(container: Container, raw: object, now: datetime) -> tuple[str, int, str]:
+    """Enact a pack, or amend it when the id exists and the pack differs: (id, version, what)."""
+    from api.routes.regulations import parse_pack
+    from domain.access import SYSTEM
+    from domain.errors import NotFound
+
+    pack = parse_pack(raw)
+    ledger = container.ledger
+    try:
+        current = ledger.get_regulation(SYSTEM, pack["id"])
+    except NotFound:
+        w = ledger.enact_regulation(SYSTEM, now, pack)
+        return pack["id"], w.version, "enacted"
+    if current.pack == pack:
+        return pack["id"], current.version, "unchanged"
+    w = ledger.amend_regulation(SYSTEM, now, pack["id"], pack)
+    return pack["id"], w.version, "amended"
+
+
+@rules_app.command("load")
+def rules_load(file: Annotated[str, typer.Argument(help="a rule pack (.json)")]) -> None:
+    """Enact a rule pack, or amend it when its id exists and the pack differs."""
+    import json
+
+    from api.problems import Problem
+
+    try:
+        with open(file, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {file}: {str(e).splitlines()[0]}", 2)
+    container = open_container()
+    try:
+        pack_id, version, what = load_pack(container, raw, datetime.now(timezone.utc))
+    except Problem as e:
+        fail(f"{file}: " + "; ".join(f"{x['field']}: {x['message']}" for x in e.errors or []), 2)
+    except DomainError as e:
+        fail(f"{file}: {e.detail}", 2)
+    finally:
+        container.close()
+    typer.echo(f"{pack_id} version {version} ({what})")

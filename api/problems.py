@@ -87,6 +87,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body that is not even text (e.g. bytes that are no UTF-8):
+            # bad input is a 422 with `errors` here, like every other invalid body.
+            return problem_response(422, "the body is not valid JSON",
+                                    errors=[{"field": "body", "message": "is not valid JSON"}])
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)

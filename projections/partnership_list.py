@@ -105,10 +105,15 @@ def decode_cursor(cursor: str) -> int:
 def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int,
           after_seq: int | None = None, region: str | None = None, pola: str | None = None,
           program: str | None = None, status: str | None = None,
-          large_nib: str | None = None, umkm_nib: str | None = None) -> tuple[list[Any], int | None]:
-    """One page of partnerships in the caller's scope; returns (rows, next cursor seq)."""
+          large_nib: str | None = None, umkm_nib: str | None = None,
+          real_between: tuple[date, date] | None = None) -> tuple[list[Any], int | None]:
+    """One page of partnerships in the caller's scope; returns (rows, next cursor seq).
+    `real_between`: only those real in that period (the real_partnerships view)."""
     t = partnership_list
     q = sa.select(t)
+    if real_between is not None:
+        from projections.real_partnerships import real_ids
+        q = q.where(t.c.id.in_(real_ids(*real_between)))
     if "touches_region" in scope:
         q = q.where(touches_region(scope["touches_region"]))
     if "large_nibs" in scope:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from projections.evidence_index import EvidenceIndexView
+from projections.evidence_reuse import EvidenceReuseView
 from projections.partnership_list import PartnershipListView
+from projections.real_partnerships import RealPartnershipsView
+from projections.regulations import RegulationsView
 from projections.runtime import View
+from projections.scale_upgrades import ScaleUpgradesView
 
-VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView]
+VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnershipsView,
+                           ScaleUpgradesView, EvidenceReuseView, RegulationsView]

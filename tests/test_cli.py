@@ -162,3 +162,25 @@ def _ledger_with_partnerships_more(data_dir: Path) -> int:
         return w.position
     finally:
         container.close()
+
+
+def test_rules_load_enacts_amends_and_reports_json_paths(tmp_path: Path) -> None:
+    import json
+
+    src = Path(__file__).resolve().parents[1] / "rules" / "perbup-bekasi-73-2020.json"
+    first = run(["rules", "load", str(src)], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "perbup-bekasi-73-2020 version 1 (enacted)"
+    again = run(["rules", "load", str(src)], tmp_path)
+    assert again.stdout.strip() == "perbup-bekasi-73-2020 version 1 (unchanged)"
+    pack = json.loads(src.read_text())
+    pack["effective_from"] = "2026-01-01"
+    changed = tmp_path / "v2.json"
+    changed.write_text(json.dumps(pack))
+    second = run(["rules", "load", str(changed)], tmp_path)
+    assert second.stdout.strip() == "perbup-bekasi-73-2020 version 2 (amended)", second.stderr
+    pack["obligations"][0]["measure"] = "vibes"
+    changed.write_text(json.dumps(pack))
+    bad = run(["rules", "load", str(changed)], tmp_path)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+    assert "obligations[0].measure" in bad.stderr

@@ -59,6 +59,18 @@ def seed(container: Container, now: datetime) -> None:
     balikpapan.seed(s)
     rembang.seed(s, in_bekasi.chain_a)
     bekasi.partnerships(s, in_bekasi)
+    load_rules(container, now)
+
+
+def load_rules(container: Container, now: datetime) -> None:
+    """The example rule packs in rules/ (enacted by the system, as `kemitraan rules load`)."""
+    import json
+    from pathlib import Path
+
+    from api.cli import load_pack
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "rules").glob("*.json")):
+        load_pack(container, json.loads(path.read_text(encoding="utf-8")), now)
 
 
 def issue_demo_tokens(container: Container, now: datetime) -> list[tuple[str, str, str]]:

@@ -11,7 +11,7 @@ from fastapi import (
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api import deps
+from api import deps, exports
 from api.auth import principal
 from api.logs import command_done
 from api.problems import Problem
@@ -29,6 +29,14 @@ from domain.values import Pola
 from projections import partnership_list
 
 router = APIRouter(prefix="/v1/partnerships", tags=["partnerships"])
+
+# The list's columns as files: exactly the fields of a JSON item, in their order.
+LIST_COLUMNS = [exports.Column(key, header) for key, header in (
+    ("id", "ID kemitraan"), ("large_nib", "NIB usaha besar"), ("umkm_nib", "NIB UMKM"),
+    ("pola", "Pola kemitraan"), ("program", "Program"), ("title", "Judul"),
+    ("status", "Status"), ("start_date", "Tanggal mulai"), ("end_date", "Tanggal berakhir"),
+    ("value_idr", "Nilai kontrak (Rp)"), ("location_region_code", "Kode wilayah lokasi"),
+    ("version", "Versi"))]
 PID = Annotated[str, "the partnership id"]
 
 
@@ -59,7 +67,20 @@ def propose(body: PartnershipCreate, request: Request, response: Response,
                               position=position)
 
 
-@router.get("", response_model=PartnershipPage, responses=deps.errors(422, 503))
+def _real_period(real_from: Any, real_to: Any) -> Any:
+    """`real_from` and `real_to` go together (the real_partnerships view), in order."""
+    if (real_from is None) != (real_to is None):
+        missing, other = ("real_to", "real_from") if real_to is None else ("real_from", "real_to")
+        raise Problem(422, f"{missing} is required with {other}",
+                      errors=[{"field": missing, "message": f"is required with {other}"}])
+    if real_from is not None and real_from > real_to:
+        raise Problem(422, "real_from is after real_to",
+                      errors=[{"field": "real_from", "message": "must not be after real_to"}])
+    return (real_from, real_to) if real_from is not None else None
+
+
+@router.get("", response_model=PartnershipPage,
+            responses={**deps.errors(422, 503), **exports.tabular_responses(paged=True)})
 def list_partnerships(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
@@ -73,7 +94,12 @@ def list_partnerships(
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     min_position: Annotated[int | None, Query(ge=0, description="answer only once the view "
                                               "has folded in this position")] = None,
-) -> PartnershipPage:
+    format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
+    real_from: Annotated[Day | None, Query(description="with real_to: only partnerships "
+                                           "real in this period")] = None,
+    real_to: Annotated[Day | None, Query(description="with real_from")] = None,
+) -> PartnershipPage | Response:
+    real_between = _real_period(real_from, real_to)
     c = deps.container(request)
     after = None
     if cursor is not None:
@@ -91,10 +117,15 @@ def list_partnerships(
         rows, next_seq = partnership_list.query(
             conn, scope=partnership_scope_filter(who), today=jakarta_date(now), limit=limit,
             after_seq=after, region=region, pola=pola.value if pola else None, program=program,
-            status=status, large_nib=large_nib, umkm_nib=umkm_nib)
-    return PartnershipPage(
-        items=[summary_read(r) for r in rows], position=position, as_of=now,
-        next_cursor=partnership_list.encode_cursor(next_seq) if next_seq is not None else None)
+            status=status, large_nib=large_nib, umkm_nib=umkm_nib, real_between=real_between)
+    items = [summary_read(r) for r in rows]
+    next_cursor = partnership_list.encode_cursor(next_seq) if next_seq is not None else None
+    if format != "json":
+        # The same page as the JSON (limit, cursor): the next cursor travels in headers.
+        return exports.tabular_response(
+            format, LIST_COLUMNS, [i.model_dump() for i in items], "kemitraan", "Kemitraan",
+            headers=exports.next_page_headers(request, next_cursor, position))
+    return PartnershipPage(items=items, position=position, as_of=now, next_cursor=next_cursor)
 
 
 @router.get("/{pid}", response_model=PartnershipRead, responses=deps.errors(404, 422))

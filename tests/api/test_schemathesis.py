@@ -17,6 +17,8 @@ Why hypothesis `@given` over `operation.as_strategy()` instead of schemathesis' 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +59,15 @@ OPERATIONS = [
     "POST /v1/partnerships/{pid}/evidence/{evidence_id}/review",
     "POST /v1/partnerships/{pid}/realizations",
     "GET /v1/evidence/{evidence_id}/content",
+    "GET /v1/stats/partnerships",
+    "GET /v1/stats/scale-upgrades",
+    "GET /v1/stats/evidence-reuse",
+    "GET /v1/regulations/schema",
+    "POST /v1/regulations",
+    "PUT /v1/regulations/{reg_id}",
+    "POST /v1/regulations/{reg_id}/revoke",
+    "GET /v1/regulations/{reg_id}",
+    "GET /v1/regulations",
     "POST /v1/tokens",
     "DELETE /v1/tokens/{token_id}",
 ]
@@ -113,7 +124,10 @@ def seeded(client, make_token) -> dict[str, str]:  # type: ignore[no-untyped-def
     expect(client.post(f"/v1/businesses/{LARGE_A}/affiliations", headers=bearer(admin),
                        json={"umkm_nib": UMKM_A, "kind": "controls",
                              "effective_date": "2023-01-01"}), 201)
-    return {"admin": admin, "pid": pid, "nib": LARGE_A, "umkm_nib": UMKM_A,
+    pack = json.loads((Path(__file__).parents[2] / "rules" / "perbup-bekasi-73-2020.json")
+                      .read_text())
+    reg_id = expect(client.post("/v1/regulations", headers=bearer(admin), json=pack), 201)["id"]
+    return {"admin": admin, "pid": pid, "reg_id": reg_id, "nib": LARGE_A, "umkm_nib": UMKM_A,
             "evidence_id": evidence_id, "token_id": token_id}
 
 

@@ -5,6 +5,7 @@ counts nothing twice once it is restarted.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,8 +54,11 @@ commands = st.one_of(
               st.sampled_from(["mikro", "kecil", "menengah", "besar"]), day),
     st.tuples(st.just("affiliate"), st.sampled_from(LARGE), st.sampled_from(UMKM), day),
     st.tuples(st.just("unaffiliate"), st.sampled_from(LARGE), st.sampled_from(UMKM), day),
+    st.tuples(st.just("regulate"), st.sampled_from(["enact", "amend", "revoke"]), day),
     st.tuples(st.just("catch_up"), st.integers(1, 9)),
 )
+
+PACK = json.loads((Path(__file__).parents[2] / "rules" / "perbup-bekasi-73-2020.json").read_text())
 
 
 class World:
@@ -91,6 +95,17 @@ class World:
             if op == "catch_up":
                 Runtime(lg, self.c.engine, VIEWS, store_kind=self.c.store_kind,
                         page=cmd[1]).catch_up()
+                return
+            if op == "regulate":
+                _, action, on = cmd
+                if action == "enact":
+                    lg.enact_regulation(SYSTEM, now, PACK)
+                elif action == "amend":
+                    lg.amend_regulation(SYSTEM, now, PACK["id"],
+                                        {**PACK, "effective_from": on.isoformat()})
+                else:
+                    lg.revoke_regulation(SYSTEM, now, PACK["id"], effective_date=on,
+                                         reason="uji")
                 return
             if op in ("scale", "affiliate", "unaffiliate"):
                 _, a, b, on = cmd
@@ -190,6 +205,7 @@ def test_the_property_reaches_every_view_table(container) -> None:  # type: igno
     world.apply(("suspend", 0, D0 + timedelta(days=50)))
     world.apply(("scale", UMKM[0], "kecil", D0 + timedelta(days=20)))
     world.apply(("affiliate", LARGE[0], UMKM[1], D0))
+    world.apply(("regulate", "enact", D0))
     container.views.catch_up()
     empty = [name for name, rows in dump(container.engine).items() if not rows]
     assert empty == []

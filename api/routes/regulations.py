@@ -1,0 +1,123 @@
+"""Regulations: versioned rule packs (enact, amend, revoke, read, and the pack's JSON Schema).
+
+Packs are validated by `RulePack` here (structure, every problem with its JSON path such as
+`obligations[0].measure`), then by the domain (rules a schema cannot express)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import ValidationError
+
+from api import deps
+from api.auth import principal
+from api.problems import Problem
+from api.schemas.regulations import (
+    RegulationRead, RegulationWritten, RevokeBody, RulePack, json_path,
+)
+from domain.access import Principal
+from domain.regulation import Regulation
+
+router = APIRouter(prefix="/v1/regulations", tags=["regulations"])
+
+PackBody = Annotated[dict[str, Any], Body(description="a rule pack: see GET /v1/regulations/schema")]
+
+
+def parse_pack(raw: Any) -> dict[str, Any]:
+    """The pack as plain data, or a 422 naming the JSON path of every problem."""
+    try:
+        return RulePack.model_validate(raw).as_data()
+    except ValidationError as e:
+        errors = [{"field": json_path(tuple(x["loc"])), "message": x["msg"]} for x in e.errors()]
+        raise Problem(422, "; ".join(f"{x['field']}: {x['message']}" for x in errors[:5]),
+                      errors=errors) from None
+
+
+def regulation_read(r: Regulation) -> RegulationRead:
+    return RegulationRead(
+        id=r.pack_id, version=r.version,
+        revoked_on=r.revoked_on.isoformat() if r.revoked_on else None,
+        revoke_reason=r.revoke_reason, pack=r.pack,
+        versions=[{"version": v.number, "effective_from": v.effective_from.isoformat(),
+                   "effective_to": v.effective_to.isoformat() if v.effective_to else None,
+                   "recorded_at": deps_instant(v.recorded_at)} for v in r.versions])
+
+
+def deps_instant(instant: Any) -> str:
+    from domain.clock import WIB
+    return instant.astimezone(WIB).isoformat()
+
+
+@router.get("/schema", responses=deps.errors())
+def pack_schema(who: Principal = Depends(principal)) -> dict[str, Any]:
+    """The JSON Schema of a rule pack (a token is needed, as for every route but health)."""
+    return RulePack.model_json_schema()
+
+
+@router.post("", status_code=201, response_model=RegulationWritten,
+             responses=deps.errors(403, 409, 422))
+def enact(body: PackBody, request: Request, response: Response,
+          who: Principal = Depends(principal)) -> RegulationWritten:
+    pack = parse_pack(body)
+    w = deps.container(request).ledger.enact_regulation(who, deps.now(request), pack)
+    deps.set_etag(response, w.version)
+    return RegulationWritten(id=pack["id"], version=w.version, position=w.position or 0)
+
+
+@router.put("/{reg_id}", response_model=RegulationWritten,
+            responses=deps.errors(403, 404, 409, 422))
+def amend(reg_id: str, body: PackBody, request: Request, response: Response,
+          who: Principal = Depends(principal)) -> RegulationWritten:
+    pack = parse_pack(body)
+    w = deps.container(request).ledger.amend_regulation(who, deps.now(request), reg_id, pack)
+    deps.set_etag(response, w.version)
+    return RegulationWritten(id=reg_id, version=w.version, position=w.position or 0)
+
+
+@router.post("/{reg_id}/revoke", response_model=RegulationWritten,
+             responses=deps.errors(403, 404, 409, 422))
+def revoke(reg_id: str, body: RevokeBody, request: Request, response: Response,
+           who: Principal = Depends(principal)) -> RegulationWritten:
+    w = deps.container(request).ledger.revoke_regulation(
+        who, deps.now(request), reg_id, effective_date=body.effective_date, reason=body.reason)
+    deps.set_etag(response, w.version)
+    return RegulationWritten(id=reg_id, version=w.version, position=w.position or 0)
+
+
+@router.get("/{reg_id}", response_model=RegulationRead, responses=deps.errors(404, 422))
+def get_regulation(reg_id: str, request: Request, response: Response,
+                   who: Principal = Depends(principal),
+                   version: Annotated[int | None, Query(ge=1, le=10**9)] = None) -> RegulationRead:
+    r = deps.container(request).ledger.get_regulation(who, reg_id, version=version)
+    if version is not None and r.version != version:
+        raise Problem(404, f"regulation {reg_id} has no version {version}")
+    deps.set_etag(response, r.version)
+    return regulation_read(r)
+
+
+@router.get("", responses=deps.errors(422, 503))
+def list_regulations(
+    request: Request, who: Principal = Depends(principal),
+    region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """Regulations touching `region` (inside it, or a parent such as a national instrument),
+    limited to the caller's region for dinas and auditors."""
+    from projections import regulations as view
+    from domain.access import Role
+    from domain.use_cases.regulations import touches
+
+    c = deps.container(request)
+    position = c.views.read_position(min_position)
+    if min_position is not None and position < min_position:
+        raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
+                      headers={"Retry-After": "1"})
+    with c.engine.connect() as conn:
+        rows = view.query(conn, region)
+    if who.role in (Role.DINAS, Role.AUDITOR):
+        rows = [r for r in rows if touches(r["region_code"], who.region or "")]
+    items = [{k: r[k] for k in ("id", "title", "instrument", "region_code", "version",
+                                "effective_from", "revoked_on")} for r in rows]
+    return {"items": items, "next_cursor": None, "position": position,
+            "as_of": deps.now(request).isoformat()}

@@ -1,0 +1,96 @@
+"""Statistics: the partnership funnel (reported → confirmed → documented → real)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api import deps
+from api.auth import principal
+from api.exports import Column, Format, FORMAT_DESCRIPTION, tabular_response, tabular_responses
+from api.problems import Problem
+from api.schemas.common import Day
+from api.schemas.stats import FunnelStats
+from domain.access import Principal, Role
+from domain.clock import jakarta_date
+from domain.errors import Forbidden
+from domain.values import region_within
+from projections import real_partnerships
+
+router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+REGION = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
+COLUMNS = [Column("key", "Kelompok"), Column("reported", "Dilaporkan"),
+           Column("confirmed", "Dikonfirmasi"), Column("documented", "Terdokumentasi"),
+           Column("real", "Riil"), Column("real_relationships", "Hubungan riil"),
+           Column("large_partners", "Usaha besar"), Column("umkm_partners", "UMKM"),
+           Column("agreement_value_idr", "Nilai perjanjian (Rp)"),
+           Column("realization_value_idr", "Nilai realisasi (Rp)")]
+
+
+def current_quarter(today: date) -> tuple[date, date]:
+    first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    after = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+    return first, after - timedelta(days=1)
+
+
+def stats_region(who: Principal, region: str | None) -> str | None:
+    """The region the caller may ask about: admin anything; dinas and auditors inside their
+    prefix (default: the prefix itself); company and UMKM never (403)."""
+    if who.role is Role.ADMIN:
+        return region
+    if who.role not in (Role.DINAS, Role.AUDITOR) or who.region is None:
+        raise Forbidden(f"the {who.role.value} role may not read statistics")
+    if region is None:
+        return who.region or None
+    if not region_within(region, who.region):
+        raise Forbidden(f"region {region} lies outside this token's region {who.region}")
+    return region
+
+
+@router.get(
+    "/partnerships", response_model=FunnelStats, response_model_by_alias=True,
+    responses={**deps.errors(403, 422, 503), **tabular_responses()},
+    summary="The partnership funnel by pola, program, region or large partner",
+    description=(
+        "Counts the partnerships whose term overlaps `from`..`to` (default: the current quarter "
+        "in Asia/Jakarta) and that touch `region`: reported, confirmed, documented and real, "
+        "with distinct relationships and partners and the agreement and realization values of "
+        "the real ones. Every group is present, with 0 when empty. `admin` may ask about any "
+        "region; `dinas` and `auditor` about their own region prefix (the default) and the "
+        "regions inside it — a region outside it answers **403**; `company` and `umkm` "
+        "tokens answer 403."))
+def partnership_funnel(
+    request: Request, who: Principal = Depends(principal),
+    region: Annotated[str | None, Query(pattern=REGION)] = None,
+    date_from: Annotated[Day | None, Query(alias="from")] = None,
+    date_to: Annotated[Day | None, Query(alias="to")] = None,
+    group_by: Literal["pola", "program", "region", "large_nib"] = "pola",
+    min_position: Annotated[int | None, Query(ge=0, description="answer only once the views "
+                                              "have folded in this position")] = None,
+    format: Annotated[Format, Query(description=FORMAT_DESCRIPTION)] = "json",
+) -> FunnelStats | Response:
+    area = stats_region(who, region)
+    now = deps.now(request)
+    start, end = current_quarter(jakarta_date(now))
+    date_from, date_to = date_from or start, date_to or end
+    if date_from > date_to:
+        raise Problem(422, "from is after to",
+                      errors=[{"field": "from", "message": "must not be after to"}])
+    c = deps.container(request)
+    position = c.views.read_position(min_position)
+    if min_position is not None and position < min_position:
+        raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
+                      headers={"Retry-After": "1"})
+    with c.engine.connect() as conn:
+        groups, totals = real_partnerships.funnel(conn, region=area, date_from=date_from,
+                                                  date_to=date_to, group_by=group_by)
+    if format != "json":
+        rows = [*groups, {"key": "total", **totals}]
+        stem = f"funnel-{group_by}-{area or 'nasional'}-{date_from}-{date_to}"
+        return tabular_response(format, COLUMNS, rows, stem, "Funnel kemitraan",
+                                headers={"X-Position": str(position)})
+    return FunnelStats(from_=date_from, to=date_to, as_of=now, position=position,
+                       group_by=group_by, region=area, groups=groups, totals=totals)

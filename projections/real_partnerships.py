@@ -1,0 +1,554 @@
+"""View: which partnerships are real on which days, and the funnel statistics over it.
+
+Partnership and Business events fold into per-partnership facts (with suspensions, evidence and
+realizations) and per-business scale and affiliation periods. At the end of each page, every
+partnership the page touched — and every partnership of an UMKM whose scale changed or of a pair
+whose affiliation changed — is recomputed with `domain.reality` (the one definition of "real"),
+and what it says is stored: the eligible windows, the realizations that count, and the flags.
+The funnel is then plain SQL over these rows, for any period and any region prefix.
+
+Handlers only collect the page in memory; `flush()` loads the touched ids in bulk (IN queries),
+and writes only what changed, with executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+
+from domain.business import Business
+from domain.partnership import Partnership
+from domain.reality import (
+    PartnershipFacts, PartyFacts, RealizationFacts, counts, eligible_windows,
+)
+from domain.values import KNOWN_PROGRAMS, Pola
+from projections.runtime import View
+from projections.tables import metadata
+
+# Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
+Code = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
+
+facts = sa.Table(
+    "view_real_partnership", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("large_nib", sa.String(13), nullable=False),
+    sa.Column("umkm_nib", sa.String(13), nullable=False, index=True),
+    sa.Column("pola", sa.String(40), nullable=False),
+    sa.Column("program", sa.String(100)),
+    sa.Column("value_idr", sa.BigInteger),
+    sa.Column("location_region_code", Code, nullable=False, index=True),
+    sa.Column("large_region_code", Code, nullable=False, index=True),
+    sa.Column("umkm_region_code", Code, nullable=False, index=True),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),
+    sa.Column("terminated_on", sa.Date),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.Column("declined", sa.Boolean, nullable=False),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Column("perjanjian_verified", sa.Boolean, nullable=False),
+    # derived by domain.reality at flush:
+    sa.Column("documented", sa.Boolean, nullable=False),
+    sa.Column("term_start", sa.Date, nullable=False),
+    sa.Column("term_end", sa.Date),
+)
+suspension = sa.Table(
+    "view_real_suspension", metadata,
+    sa.Column("partnership_id", sa.String(36), primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),  # order within the partnership
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("to_date", sa.Date),  # the resume date (active again), or open
+)
+evidence = sa.Table(
+    "view_real_evidence", metadata,
+    sa.Column("evidence_id", sa.String(36), primary_key=True),
+    sa.Column("partnership_id", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("decision", sa.String(20)),
+)
+realization = sa.Table(
+    "view_real_realization", metadata,
+    sa.Column("realization_id", sa.String(36), primary_key=True),
+    sa.Column("partnership_id", sa.String(36), nullable=False, index=True),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("value_idr", sa.BigInteger),
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.String(50)),
+    sa.Column("evidence_ids", sa.Text, nullable=False),  # comma-separated, in listed order
+    sa.Column("counted", sa.Boolean, nullable=False),
+)
+window = sa.Table(
+    "view_real_window", metadata,
+    sa.Column("partnership_id", sa.String(36), primary_key=True),
+    sa.Column("from_date", sa.Date, primary_key=True),
+    sa.Column("to_date", sa.Date),
+)
+business = sa.Table(
+    "view_real_business", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("nib", sa.String(13), nullable=False),
+)
+scale = sa.Table(
+    "view_real_scale", metadata,
+    sa.Column("nib", sa.String(13), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),  # ties on a date: the later one wins
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("scale", sa.String(20), nullable=False),
+)
+affiliation = sa.Table(
+    "view_real_affiliation", metadata,
+    sa.Column("umkm_nib", sa.String(13), primary_key=True),
+    sa.Column("large_nib", sa.String(13), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("to_date", sa.Date),
+)
+
+_CHUNK = 500
+_FACT_COLUMNS = [c.name for c in facts.c]
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+class _State:
+    """One partnership while a page is folded: its row, suspensions, evidence, realizations."""
+
+    __slots__ = ("row", "suspensions", "evidence", "realizations", "new", "old")
+
+    def __init__(self, row: dict[str, Any], new: bool) -> None:
+        self.row = row
+        self.new = new
+        self.suspensions: list[list[date | None]] = []
+        self.evidence: dict[str, list[Any]] = {}  # id -> [kind, decision, is_new]
+        self.realizations: dict[str, dict[str, Any]] = {}
+        self.old: dict[str, Any] = {}  # what the store holds, to write only what changed
+
+
+class RealPartnershipsView(View):
+    name = "real_partnerships"
+    tables = (facts, suspension, evidence, realization, window, business, scale, affiliation)
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self._events: dict[str, list[Any]] = {}  # partnership id -> its events in this page
+        self._businesses: list[dict[str, Any]] = []
+        self._scales: list[dict[str, Any]] = []  # with "bid" until resolved to a nib
+        self._affiliations: list[tuple[str, Any]] = []  # ("declared"|"ended", event, seq)
+
+    @singledispatchmethod
+    def process_event(self, e: Any, tracking: Tracking) -> None:
+        pass
+
+    @process_event.register(Partnership.Event)
+    def _partnership(self, e: Partnership.Event, tracking: Tracking) -> None:
+        self._events.setdefault(str(e.originator_id), []).append(e)
+
+    @process_event.register(Business.Registered)
+    def _registered(self, e: Business.Registered, tracking: Tracking) -> None:
+        self._businesses.append({"id": str(e.originator_id), "nib": e.nib})
+        self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
+                             "from_date": date.fromisoformat(e.effective_date),
+                             "scale": e.scale})
+
+    @process_event.register(Business.ScaleChanged)
+    def _scale_changed(self, e: Business.ScaleChanged, tracking: Tracking) -> None:
+        self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
+                             "from_date": date.fromisoformat(e.effective_date),
+                             "scale": e.to_scale})
+
+    @process_event.register(Business.AffiliationDeclared)
+    @process_event.register(Business.AffiliationEnded)
+    def _affiliation(self, e: Any, tracking: Tracking) -> None:
+        self._affiliations.append((str(e.originator_id), e, tracking.notification_id))
+
+    # --- flush ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        try:
+            if self._events or self._businesses or self._scales or self._affiliations:
+                touched = self._write_businesses()
+                self._recompute(touched)
+        finally:
+            self._events.clear()
+            self._businesses.clear()
+            self._scales.clear()
+            self._affiliations.clear()
+
+    def _nibs(self, ids: set[str]) -> dict[str, str]:
+        found = {b["id"]: b["nib"] for b in self._businesses if b["id"] in ids}
+        missing = sorted(ids - set(found))
+        for chunk in _chunks(missing):
+            found.update(self.conn.execute(
+                sa.select(business.c.id, business.c.nib).where(business.c.id.in_(chunk))).all())
+        return found
+
+    def _write_businesses(self) -> set[str]:
+        """Writes scale and affiliation changes; returns the partnerships they may affect."""
+        conn = self.conn
+        if self._businesses:
+            conn.execute(business.insert(), self._businesses)
+        changed_ids = {s["bid"] for s in self._scales} | {a[0] for a in self._affiliations}
+        nibs = self._nibs(changed_ids) if changed_ids else {}
+        if self._scales:
+            conn.execute(scale.insert(), [
+                {"nib": nibs[s["bid"]], "seq": s["seq"], "from_date": s["from_date"],
+                 "scale": s["scale"]} for s in self._scales])
+        new: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
+        for bid, e, seq in self._affiliations:
+            large = nibs[bid]
+            if isinstance(e, Business.AffiliationDeclared):
+                new.append({"umkm_nib": e.umkm_nib, "large_nib": large, "seq": seq,
+                            "from_date": date.fromisoformat(e.effective_date),
+                            "to_date": _day(e.ended_date)})
+                continue
+            day = date.fromisoformat(e.effective_date)
+            open_new = [a for a in new if (a["umkm_nib"], a["large_nib"]) == (e.umkm_nib, large)
+                        and a["to_date"] is None]
+            if open_new:
+                open_new[-1]["to_date"] = day
+            else:
+                ended.append({"_u": e.umkm_nib, "_l": large, "_d": day})
+        a = affiliation
+        if ended:  # the stored open affiliation of each pair; before this page's new ones
+            conn.execute(a.update().where(a.c.umkm_nib == sa.bindparam("_u"),
+                                          a.c.large_nib == sa.bindparam("_l"),
+                                          a.c.to_date.is_(None))
+                         .values(to_date=sa.bindparam("_d")), ended)
+        if new:
+            conn.execute(a.insert(), new)
+        # Registrations change no existing partnership (the registered scale is the first).
+        registered = {b["id"] for b in self._businesses}
+        scale_nibs = sorted({nibs[s["bid"]] for s in self._scales if s["bid"] not in registered})
+        pairs = {(x["umkm_nib"], x["large_nib"]) for x in new} | \
+            {(x["_u"], x["_l"]) for x in ended}
+        touched: set[str] = set()
+        for chunk in _chunks(sorted(set(scale_nibs) | {u for u, _ in pairs})):
+            for pid, umkm, large in conn.execute(
+                    sa.select(facts.c.id, facts.c.umkm_nib, facts.c.large_nib)
+                    .where(facts.c.umkm_nib.in_(chunk))):
+                if umkm in scale_nibs or (umkm, large) in pairs:
+                    touched.add(pid)
+        return touched
+
+    def _load(self, ids: list[str]) -> dict[str, _State]:
+        conn = self.conn
+        states: dict[str, _State] = {}
+        for chunk in _chunks(ids):
+            for r in conn.execute(sa.select(facts).where(facts.c.id.in_(chunk))).mappings():
+                s = states[r["id"]] = _State(dict(r), new=False)
+                s.old["row"] = dict(r)
+            for r in conn.execute(sa.select(suspension).where(
+                    suspension.c.partnership_id.in_(chunk)).order_by(
+                    suspension.c.partnership_id, suspension.c.n)):
+                states[r.partnership_id].suspensions.append([r.from_date, r.to_date])
+            for r in conn.execute(sa.select(evidence).where(
+                    evidence.c.partnership_id.in_(chunk))):
+                states[r.partnership_id].evidence[r.evidence_id] = [r.kind, r.decision, False]
+            for r in conn.execute(sa.select(realization).where(
+                    realization.c.partnership_id.in_(chunk))).mappings():
+                states[r["partnership_id"]].realizations[r["realization_id"]] = \
+                    {**dict(r), "_new": False}
+            for r in conn.execute(sa.select(window).where(window.c.partnership_id.in_(chunk))
+                                  .order_by(window.c.partnership_id, window.c.from_date)):
+                states[r.partnership_id].old.setdefault("windows", []).append(
+                    (r.from_date, r.to_date))
+        for s in states.values():
+            s.old["suspensions"] = [list(x) for x in s.suspensions]
+        return states
+
+    def _recompute(self, touched: set[str]) -> None:
+        proposed = {pid for pid, es in self._events.items()
+                    if isinstance(es[0], Partnership.Proposed)}
+        stored = sorted((set(self._events) | touched) - proposed)
+        states = self._load(stored)
+        for pid, es in self._events.items():
+            if pid not in states and not isinstance(es[0], Partnership.Proposed):
+                continue  # a stream this view never saw begin: nothing to fold onto
+            for e in es:
+                _apply(states, pid, e)
+        if not states:
+            return
+        parties = self._parties(states.values())
+        self._write(states, parties)
+
+    def _parties(self, states: Iterable[_State]) -> dict[tuple[str, str], PartyFacts]:
+        pairs = {(s.row["umkm_nib"], s.row["large_nib"]) for s in states}
+        umkms = sorted({u for u, _ in pairs})
+        scales: dict[str, list[tuple[date, str]]] = {}
+        affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
+        for chunk in _chunks(umkms):
+            for r in self.conn.execute(sa.select(scale).where(scale.c.nib.in_(chunk))
+                                       .order_by(scale.c.nib, scale.c.from_date, scale.c.seq)):
+                scales.setdefault(r.nib, []).append((r.from_date, r.scale))
+            for r in self.conn.execute(sa.select(affiliation).where(
+                    affiliation.c.umkm_nib.in_(chunk))):
+                affs.setdefault((r.umkm_nib, r.large_nib), []).append((r.from_date, r.to_date))
+        return {(u, lg): PartyFacts(tuple(scales.get(u, ())), tuple(affs.get((u, lg), ())))
+                for u, lg in pairs}
+
+    def _write(self, states: dict[str, _State], parties: dict[tuple[str, str], PartyFacts]
+               ) -> None:
+        conn = self.conn
+        new_rows, changed_rows = [], []
+        susp_pids, susp_rows = [], []
+        new_ev, ev_changes = [], []
+        new_real, real_changes = [], []
+        win_pids, win_rows = [], []
+        for pid, s in states.items():
+            row = s.row
+            f = _facts(s)
+            windows = eligible_windows(f, parties[(row["umkm_nib"], row["large_nib"])])
+            row["documented"] = f.confirmed and f.perjanjian_verified
+            row["term_start"], row["term_end"] = row["start_date"], min(
+                (d for d in (row["end_date"], row["terminated_on"]) if d), default=None)
+            if s.new:
+                new_rows.append(row)
+            elif row != s.old["row"]:
+                changed_rows.append({"_id": pid, **{k: row[k] for k in _FACT_COLUMNS
+                                                    if k != "id"}})
+            if s.suspensions != s.old.get("suspensions", []):
+                susp_pids.append(pid)
+                susp_rows += [{"partnership_id": pid, "n": i, "from_date": a, "to_date": b}
+                              for i, (a, b) in enumerate(s.suspensions)]
+            for eid, (kind, decision, is_new) in s.evidence.items():
+                if is_new:
+                    new_ev.append({"evidence_id": eid, "partnership_id": pid, "kind": kind,
+                                   "decision": decision})
+                elif is_new is None:  # reviewed in this page
+                    ev_changes.append({"_id": eid, "_d": decision})
+            for rid, r in s.realizations.items():
+                rf = _realization(s, r)
+                was = r["counted"]
+                r["counted"] = counts(rf)
+                if r["_new"]:
+                    new_real.append({k: v for k, v in r.items() if k != "_new"})
+                elif was != r["counted"]:
+                    real_changes.append({"_id": rid, "_c": r["counted"]})
+            if windows != s.old.get("windows", []):
+                win_pids.append(pid)
+                win_rows += [{"partnership_id": pid, "from_date": a, "to_date": b}
+                             for a, b in windows]
+        if new_rows:
+            conn.execute(facts.insert(), new_rows)
+        if changed_rows:
+            conn.execute(facts.update().where(facts.c.id == sa.bindparam("_id")).values(
+                {k: sa.bindparam(k) for k in _FACT_COLUMNS if k != "id"}), changed_rows)
+        for table, pids, rows in ((suspension, susp_pids, susp_rows),
+                                  (window, win_pids, win_rows)):
+            for chunk in _chunks(pids):
+                conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
+            if rows:
+                conn.execute(table.insert(), rows)
+        if new_ev:
+            conn.execute(evidence.insert(), new_ev)
+        if ev_changes:
+            conn.execute(evidence.update().where(evidence.c.evidence_id == sa.bindparam("_id"))
+                         .values(decision=sa.bindparam("_d")), ev_changes)
+        if new_real:
+            conn.execute(realization.insert(), new_real)
+        if real_changes:
+            conn.execute(realization.update()
+                         .where(realization.c.realization_id == sa.bindparam("_id"))
+                         .values(counted=sa.bindparam("_c")), real_changes)
+
+
+def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
+    """Folds one partnership event into its in-memory state."""
+    if isinstance(e, Partnership.Proposed):
+        states[pid] = _State(dict(
+            id=pid, large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola,
+            program=e.program, value_idr=e.value_idr,
+            location_region_code=e.location_region_code, large_region_code=e.large_region_code,
+            umkm_region_code=e.umkm_region_code, start_date=date.fromisoformat(e.start_date),
+            end_date=_day(e.end_date), terminated_on=None, confirmed=False, declined=False,
+            withdrawn=False, perjanjian_verified=False, documented=False, term_start=None,
+            term_end=None), new=True)
+        return
+    s = states[pid]
+    row = s.row
+    if isinstance(e, Partnership.Confirmed):
+        row["confirmed"] = True
+    elif isinstance(e, Partnership.Declined):
+        row["declined"] = True
+    elif isinstance(e, Partnership.Withdrawn):
+        row["withdrawn"] = True
+    elif isinstance(e, Partnership.Suspended):
+        s.suspensions.append([date.fromisoformat(e.effective_date), None])
+    elif isinstance(e, Partnership.Resumed):
+        if s.suspensions and s.suspensions[-1][1] is None:
+            s.suspensions[-1][1] = date.fromisoformat(e.effective_date)
+    elif isinstance(e, Partnership.Terminated):
+        row["terminated_on"] = date.fromisoformat(e.effective_date)
+    elif isinstance(e, Partnership.Amended):
+        if "end_date" in e.changes:
+            row["end_date"] = _day(e.changes["end_date"])
+        if "value_idr" in e.changes:
+            row["value_idr"] = e.changes["value_idr"]
+    elif isinstance(e, Partnership.EvidenceSubmitted):
+        s.evidence[e.evidence_id] = [e.kind, None, True]
+    elif isinstance(e, Partnership.EvidenceReviewed):
+        item = s.evidence[e.evidence_id]
+        item[1] = e.decision
+        if item[2] is False:
+            item[2] = None  # stored before this page: an update
+        if item[0] == "perjanjian" and e.decision == "verified":
+            row["perjanjian_verified"] = True
+    elif isinstance(e, Partnership.RealizationReported):
+        s.realizations[e.realization_id] = dict(
+            realization_id=e.realization_id, partnership_id=pid,
+            period_start=date.fromisoformat(e.period_start),
+            period_end=date.fromisoformat(e.period_end), value_idr=e.value_idr,
+            quantity=e.quantity, unit=e.unit, evidence_ids=",".join(e.evidence_ids),
+            counted=False, _new=True)
+
+
+def _realization(s: _State, r: dict[str, Any]) -> RealizationFacts:
+    ids = [x for x in r["evidence_ids"].split(",") if x]
+    return RealizationFacts(r["realization_id"], r["period_start"], r["period_end"],
+                            r["value_idr"], r["quantity"], r["unit"],
+                            tuple(s.evidence[x][1] if x in s.evidence else None for x in ids))
+
+
+def _facts(s: _State) -> PartnershipFacts:
+    row = s.row
+    return PartnershipFacts(
+        id=row["id"], large_nib=row["large_nib"], umkm_nib=row["umkm_nib"], pola=row["pola"],
+        program=row["program"], location_region_code=row["location_region_code"],
+        large_region_code=row["large_region_code"], umkm_region_code=row["umkm_region_code"],
+        start_date=row["start_date"], end_date=row["end_date"],
+        terminated_on=row["terminated_on"], confirmed=row["confirmed"],
+        withdrawn=row["withdrawn"], declined=row["declined"],
+        suspensions=tuple((a, b) for a, b in s.suspensions),  # type: ignore[misc]
+        value_idr=row["value_idr"], perjanjian_verified=row["perjanjian_verified"],
+        realizations=tuple(_realization(s, r) for r in s.realizations.values()))
+
+
+# --- the funnel ---------------------------------------------------------------------------------
+
+GROUPINGS = ("pola", "program", "region", "large_nib")
+FIGURES = ("reported", "confirmed", "documented", "real", "real_relationships",
+           "large_partners", "umkm_partners", "agreement_value_idr", "realization_value_idr")
+_SEGMENT_ENDS = (2, 5, 8, 13)  # lengths of a province, kabupaten, kecamatan and desa code
+
+
+def in_region(column: Any, prefix: str) -> sa.ColumnElement[bool]:
+    """Whole-segment prefix match (as `partnership_list.touches_region`), as a range so that an
+    index on the code serves it: `32.16` matches `32.16` and `32.16.01`, never `32.160`."""
+    return sa.or_(column == prefix, sa.and_(column >= prefix + ".", column < prefix + "/"))
+
+
+def touches_region(prefix: str) -> sa.ColumnElement[bool]:
+    if prefix == "":
+        return sa.true()
+    return sa.or_(*(in_region(c, prefix) for c in (
+        facts.c.large_region_code, facts.c.umkm_region_code, facts.c.location_region_code)))
+
+
+def region_key_length(prefix: str) -> int:
+    """Group by region: the location code cut to one segment below the prefix."""
+    depth = 0 if prefix == "" else prefix.count(".") + 1
+    return _SEGMENT_ENDS[min(depth, len(_SEGMENT_ENDS) - 1)]
+
+
+def _scope_clause(scope: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    clauses = []
+    if "touches_region" in scope and scope["touches_region"] is not None:
+        clauses.append(touches_region(scope["touches_region"]))
+    if "large_nibs" in scope:
+        clauses.append(facts.c.large_nib.in_(scope["large_nibs"]))
+    if "umkm_nibs" in scope:
+        clauses.append(facts.c.umkm_nib.in_(scope["umkm_nibs"]))
+    return clauses
+
+
+def real_in_period(date_from: date, date_to: date) -> sa.ColumnElement[bool]:
+    """The SQL twin of `assess(...).stage == "real"` over the stored derivations."""
+    p = facts
+    w = sa.exists().where(window.c.partnership_id == p.c.id, window.c.from_date <= date_to,
+                          sa.or_(window.c.to_date.is_(None), window.c.to_date >= date_from))
+    r = sa.exists().where(realization.c.partnership_id == p.c.id, realization.c.counted,
+                          realization.c.period_start <= date_to,
+                          realization.c.period_end >= date_from)
+    return sa.and_(p.c.documented, w, r)
+
+
+def real_ids(date_from: date, date_to: date) -> sa.Select[Any]:
+    """Ids of the partnerships real in the period (for the list endpoint's real_from/real_to)."""
+    return sa.select(facts.c.id).where(real_in_period(date_from, date_to))
+
+
+def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
+           group_by: str = "pola", scope: dict[str, Any] | None = None
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The funnel of the partnerships touching `region` whose term overlaps the period:
+    (groups, totals), in one statement. Empty groups (every pola, the known programs) are 0."""
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of {GROUPINGS}")
+    p = facts
+    prefix = region or ""
+    key = {"pola": p.c.pola, "program": p.c.program, "large_nib": p.c.large_nib,
+           "region": sa.func.substr(p.c.location_region_code, 1,
+                                    region_key_length(prefix))}[group_by]
+    realized = (sa.select(sa.func.coalesce(sa.func.sum(realization.c.value_idr), 0))
+                .where(realization.c.partnership_id == p.c.id, realization.c.counted,
+                       realization.c.period_start <= date_to,
+                       realization.c.period_end >= date_from).scalar_subquery())
+    is_real = real_in_period(date_from, date_to)
+    base = (sa.select(
+        key.label("k"), p.c.large_nib, p.c.umkm_nib, p.c.pola, p.c.value_idr,
+        sa.case((p.c.confirmed, 1), else_=0).label("c"),
+        sa.case((p.c.documented, 1), else_=0).label("d"),
+        sa.case((is_real, 1), else_=0).label("r"),
+        sa.case((p.c.documented, realized), else_=0).label("rv"))
+        .where(sa.not_(p.c.withdrawn), p.c.term_start <= date_to,
+               sa.or_(p.c.term_end.is_(None), p.c.term_end >= date_from),
+               *([touches_region(prefix)] if prefix else []), *_scope_clause(scope or {}))
+        .cte("base"))
+    b = base.c
+    real = b.r == 1
+
+    def figures() -> list[Any]:
+        return [
+            sa.func.count().label("reported"), sa.func.sum(b.c).label("confirmed"),
+            sa.func.sum(b.d).label("documented"), sa.func.sum(b.r).label("real"),
+            sa.func.count(sa.distinct(sa.case(
+                (real, b.large_nib + "|" + b.umkm_nib + "|" + b.pola)))).label(
+                "real_relationships"),
+            sa.func.count(sa.distinct(sa.case((real, b.large_nib)))).label("large_partners"),
+            sa.func.count(sa.distinct(sa.case((real, b.umkm_nib)))).label("umkm_partners"),
+            sa.func.sum(sa.case((real, sa.func.coalesce(b.value_idr, 0)), else_=0)).label(
+                "agreement_value_idr"),
+            sa.func.sum(sa.case((real, b.rv), else_=0)).label("realization_value_idr")]
+
+    grouped = sa.select(sa.literal(0).label("total"), b.k, *figures()).group_by(b.k)
+    total = sa.select(sa.literal(1).label("total"), sa.null().label("k"), *figures())
+    rows = conn.execute(sa.union_all(grouped, total)).mappings().all()
+    found = {r["k"]: _figures(r) for r in rows if r["total"] == 0}
+    totals = next((_figures(r) for r in rows if r["total"] == 1), _figures({}))
+    keys: list[Any] = list(found)
+    if group_by == "pola":
+        keys = [x.value for x in Pola] + sorted(set(found) - {x.value for x in Pola})
+    elif group_by == "program":
+        seen = sorted((k for k in found if k not in KNOWN_PROGRAMS and k is not None))
+        keys = [*KNOWN_PROGRAMS, *seen, *([None] if None in found else [])]
+    else:
+        keys = sorted(found)
+    groups = [{"key": k, **found.get(k, _figures({}))} for k in keys]
+    return groups, totals
+
+
+def _figures(r: Any) -> dict[str, int]:
+    return {f: int(r.get(f) or 0) for f in FIGURES}
