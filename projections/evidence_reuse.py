@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.partnership import Partnership
 from projections.runtime import View
-from projections.tables import metadata
+from projections.tables import metadata, region_within
 
 partnerships = sa.Table(
     "view_reuse_partnership", metadata,
@@ -103,10 +103,6 @@ class EvidenceReuseView(View):
             self._submissions = []
 
 
-def _in_region(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
-    return sa.or_(column == prefix, column.like(prefix + ".%"))
-
-
 def _utc(instant: datetime) -> datetime:
     """SQLite keeps no offset: instants are stored in UTC and read back as such."""
     return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
@@ -117,7 +113,7 @@ def touches_region(prefix: str) -> sa.ColumnElement[bool]:
     if prefix == "":
         return sa.true()
     p = partnerships
-    return sa.or_(*(_in_region(c, prefix) for c in
+    return sa.or_(*(region_within(c, prefix) for c in
                     (p.c.large_region_code, p.c.umkm_region_code, p.c.location_region_code)))
 
 

@@ -13,7 +13,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
 from projections.runtime import View
-from projections.tables import partnership_list
+from projections.tables import partnership_list, region_within, write_rows
 
 _STATUS_BY_EVENT = {
     Partnership.Confirmed: "active", Partnership.Declined: "declined",
@@ -67,29 +67,17 @@ class PartnershipListView(View):
     def flush(self) -> None:
         t = partnership_list
         try:
-            if self._new:
-                self.conn.execute(t.insert(), list(self._new.values()))
-            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for pid, values in self._changed.items():
-                by_columns.setdefault(tuple(sorted(values)), []).append({"_id": pid, **values})
-            for columns, rows in by_columns.items():
-                self.conn.execute(t.update().where(t.c.id == sa.bindparam("_id"))
-                                  .values({c: sa.bindparam(c) for c in columns}), rows)
+            write_rows(self.conn, t, t.c.id, self._new, self._changed)
         finally:
             self._new.clear()
             self._changed.clear()
-
-
-def _region_clause(column: sa.Column, prefix: str) -> sa.ColumnElement[bool]:
-    """Whole-segment prefix match: `32.16` matches `32.16` and `32.16.01`, never `32.160`."""
-    return sa.or_(column == prefix, column.like(prefix + ".%"))
 
 
 def touches_region(prefix: str) -> sa.ColumnElement[bool]:
     if prefix == "":
         return sa.true()
     t = partnership_list
-    return sa.or_(*(_region_clause(c, prefix) for c in
+    return sa.or_(*(region_within(c, prefix) for c in
                     (t.c.large_region_code, t.c.umkm_region_code, t.c.location_region_code)))
 
 

@@ -10,7 +10,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.regulation import Regulation
 from projections.runtime import View
-from projections.tables import metadata
+from projections.tables import metadata, write_rows
 
 regulation_list = sa.Table(
     "view_regulation_list", metadata,
@@ -58,10 +58,7 @@ class RegulationsView(View):
     def flush(self) -> None:
         t = regulation_list
         try:
-            if self._new:
-                self.conn.execute(t.insert(), list(self._new.values()))
-            for rid, values in self._changed.items():
-                self.conn.execute(t.update().where(t.c.stream_id == rid).values(values))
+            write_rows(self.conn, t, t.c.stream_id, self._new, self._changed)
         finally:
             self._new.clear()
             self._changed.clear()

@@ -52,23 +52,19 @@ class ViewRecorder(TrackingRecorder):
             raise RuntimeError(f"view {self.name} is written only inside a runtime transaction")
         return self.conn
 
-    def insert_tracking(self, tracking: Tracking) -> None:
+    def insert_tracking(self, tracking_: Tracking) -> None:
         """Moves the position forward; a position already reached raises IntegrityError."""
         moved = self._connection().execute(
-            sa.update(tracking_table()).where(tracking_table().c.view == self.name,
-                                              tracking_table().c.position < tracking.notification_id)
-            .values(position=tracking.notification_id)).rowcount
+            sa.update(tracking).where(tracking.c.view == self.name,
+                                      tracking.c.position < tracking_.notification_id)
+            .values(position=tracking_.notification_id)).rowcount
         if moved != 1:
-            raise IntegrityError(f"{self.name} is already at or past {tracking.notification_id}")
+            raise IntegrityError(f"{self.name} is already at or past {tracking_.notification_id}")
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(tracking.c.position)
                                 .where(tracking.c.view == self.name)).scalar()
-
-
-def tracking_table() -> sa.Table:
-    return tracking
 
 
 class View(Projection[ViewRecorder]):

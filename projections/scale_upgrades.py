@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.business import Business
 from projections.runtime import View
-from projections.tables import metadata
+from projections.tables import metadata, region_within
 
 SCALES = ("mikro", "kecil", "menengah", "besar")
 # Every move up the order (naik kelas), in a fixed order: (from_scale, to_scale).
@@ -76,13 +76,6 @@ class ScaleUpgradesView(View):
             self._changes = []
 
 
-def _in_region(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
-    """Whole-segment prefix match: `32.16` matches `32.16` and `32.16.01`, never `32.160`."""
-    if prefix == "":
-        return sa.true()
-    return sa.or_(column == prefix, column.like(prefix + ".%"))
-
-
 def counts(conn: sa.Connection, region: str, date_from: date,
            date_to: date) -> list[dict[str, Any]]:
     """Naik kelas counts by (from_scale, to_scale) for businesses registered in `region` (a
@@ -92,7 +85,7 @@ def counts(conn: sa.Connection, region: str, date_from: date,
     q = (sa.select(c.c.from_scale, c.c.to_scale, sa.func.count().label("n"))
          .select_from(c.join(b, b.c.business_id == c.c.business_id))
          .where(c.c.effective_date >= date_from, c.c.effective_date <= date_to,
-                _in_region(b.c.region_code, region))
+                region_within(b.c.region_code, region))
          .group_by(c.c.from_scale, c.c.to_scale))
     found = {(r.from_scale, r.to_scale): int(r.n) for r in conn.execute(q)}
     return [{"from_scale": a, "to_scale": z, "count": found.get((a, z), 0)}

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+def region_within(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """Whole-segment prefix match: `32.16` matches `32.16` and `32.16.01`, never `32.160`;
+    the empty prefix (national) matches everything."""
+    if prefix == "":
+        return sa.true()
+    return sa.or_(column == prefix, column.like(prefix + ".%"))
+
+
+def write_rows(conn: sa.Connection, table: sa.Table, key: sa.Column,
+               new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
+    """A view page's writes in bulk: `new` rows inserted in one statement, `changed` rows
+    ({key value: {column: value}}) updated with one executemany per set of changed columns."""
+    if new:
+        conn.execute(table.insert(), list(new.values()))
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for k, values in changed.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"_key": k, **values})
+    for columns, rows in by_columns.items():
+        conn.execute(table.update().where(key == sa.bindparam("_key"))
+                     .values({c: sa.bindparam(c) for c in columns}), rows)
 
 tracking = sa.Table(
     "view_tracking", metadata,
