@@ -51,6 +51,17 @@ class Affiliation:
 
 class Business(Aggregate):
     TOPIC = "kemitraan.Business"
+    # v2: `affiliations` keeps every period (a list), not the latest one per UMKM (a dict).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        """A v1 snapshot held {umkm_nib: Affiliation}: the latest period of each pair only
+        (earlier periods had been overwritten, so they cannot be recovered from a snapshot;
+        the events still hold them and a replay without the snapshot restores them)."""
+        old = state.get("affiliations") or {}
+        state["affiliations"] = sorted(old.values() if isinstance(old, dict) else old,
+                                       key=lambda a: (a.effective_date, a.umkm_nib))
 
     class Event(LedgerEvent):
         TOPIC = "kemitraan.Business.Event"
@@ -70,7 +81,7 @@ class Business(Aggregate):
             b.kbli, b.kbli_version, b.address = list(self.kbli), self.kbli_version, self.address
             b.scale_history = [ScaleEntry(self.scale, date.fromisoformat(self.effective_date),
                                           self.timestamp, None)]
-            b.facts, b.affiliations = [], {}
+            b.facts, b.affiliations = [], []
 
     class ScaleChanged(Event):
         TOPIC = "kemitraan.Business.ScaleChanged"
@@ -103,16 +114,18 @@ class Business(Aggregate):
         ended_date: str | None
 
         def apply(self, b: Business) -> None:
-            b.affiliations[self.umkm_nib] = Affiliation(
+            b.affiliations.append(Affiliation(
                 self.umkm_nib, self.kind, date.fromisoformat(self.effective_date),
-                opt_date(self.ended_date))
+                opt_date(self.ended_date)))
 
     class AffiliationEnded(Event):
         TOPIC = "kemitraan.Business.AffiliationEnded"
         umkm_nib: str
 
         def apply(self, b: Business) -> None:
-            b.affiliations[self.umkm_nib].ended_date = date.fromisoformat(self.effective_date)
+            latest = b.latest_affiliation(self.umkm_nib)
+            assert latest is not None  # the command checked it
+            latest.ended_date = date.fromisoformat(self.effective_date)
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -148,14 +161,14 @@ class Business(Aggregate):
             raise InvalidValue.single("umkm_nib", "a business cannot be affiliated with itself")
         if ended is not None and ended < on:
             raise InvalidValue.single("ended_date", "must not be before effective_date")
-        existing = self.affiliations.get(umkm_nib)
+        existing = self.latest_affiliation(umkm_nib)
         if existing and (existing.ended_date is None or existing.ended_date >= on):
             raise TransitionForbidden(f"an affiliation with {umkm_nib} is already declared")
         self.trigger_event(self.AffiliationDeclared, **actor_fields(actor, on, now),
                            umkm_nib=umkm_nib, kind=kind, ended_date=opt_iso(ended))
 
     def end_affiliation(self, actor: Actor, now: datetime, on: date, umkm_nib: str) -> None:
-        existing = self.affiliations.get(umkm_nib)
+        existing = self.latest_affiliation(umkm_nib)
         if existing is None:
             raise InvalidValue.single("umkm_nib", "no affiliation with this business")
         if existing.ended_date is not None:
@@ -175,6 +188,14 @@ class Business(Aggregate):
                 current = entry.scale
         return current
 
+    def latest_affiliation(self, umkm_nib: str) -> Affiliation | None:
+        """The most recently declared affiliation period with `umkm_nib` (None: never)."""
+        return next((a for a in reversed(self.affiliations) if a.umkm_nib == umkm_nib), None)
+
+    def affiliation_periods(self, umkm_nib: str) -> list[Affiliation]:
+        """Every affiliation period with `umkm_nib`, in the order declared."""
+        return [a for a in self.affiliations if a.umkm_nib == umkm_nib]
+
     def affiliated_with(self, umkm_nib: str, day: date) -> bool:
-        a = self.affiliations.get(umkm_nib)
-        return bool(a and a.effective_date <= day and (a.ended_date is None or day <= a.ended_date))
+        return any(a.effective_date <= day and (a.ended_date is None or day <= a.ended_date)
+                   for a in self.affiliation_periods(umkm_nib))

@@ -130,14 +130,22 @@ def suspended_days(f: PartnershipFacts) -> list[Window]:
     return [(s, None if r is None else r - _ONE) for s, r in f.suspensions]
 
 
-def besar_days(party: PartyFacts) -> list[Window]:
-    """The days on which the small party was `besar` (had graduated out of UMKM)."""
+def besar_days(party: PartyFacts, graduated_grace_days: int = 0) -> list[Window]:
+    """The days on which the small party was `besar` (had graduated out of UMKM). With
+    `graduated_grace_days` (an obligation's `graduated_partner_grace_days`), the first that many
+    days after each graduation still count as UMKM days (Peraturan BKPM 3/2025 Pasal 22)."""
     periods = sorted(enumerate(party.scale_periods), key=lambda x: (x[1][0], x[0]))
     days: list[Window] = []
+    graduated_on: date | None = None  # the first day of the current run of besar periods
     for i, (_, (start, scale)) in enumerate(periods):
         if scale != "besar":
+            graduated_on = None
             continue
         from_day = date.min if i == 0 else start
+        if i > 0 and graduated_on is None:
+            graduated_on = start
+        if graduated_grace_days and graduated_on is not None:
+            from_day = max(from_day, graduated_on + timedelta(days=graduated_grace_days))
         to_day = periods[i + 1][1][0] - _ONE if i + 1 < len(periods) else None
         if to_day is None or to_day >= from_day:
             days.append((from_day, to_day))
@@ -149,12 +157,14 @@ def active_windows(f: PartnershipFacts) -> list[Window]:
     return _subtract([term(f)], suspended_days(f))
 
 
-def eligible_windows(f: PartnershipFacts, party: PartyFacts) -> list[Window]:
+def eligible_windows(f: PartnershipFacts, party: PartyFacts,
+                     graduated_grace_days: int = 0) -> list[Window]:
     """The days on which the partnership can count as real: confirmed, inside its term, not
     suspended, the parties not affiliated, the small party not `besar`. Sorted, disjoint."""
     if f.withdrawn or f.declined or not f.confirmed:
         return []
-    return sorted(_subtract(_subtract(active_windows(f), party.affiliations), besar_days(party)))
+    return sorted(_subtract(_subtract(active_windows(f), party.affiliations),
+                            besar_days(party, graduated_grace_days)))
 
 
 def counts(r: RealizationFacts) -> bool:
@@ -171,8 +181,9 @@ def in_period(r: RealizationFacts, period_from: date, period_to: date) -> bool:
 
 
 def assess(f: PartnershipFacts, party: PartyFacts, period_from: date,
-           period_to: date) -> Assessment:
-    """The funnel stage of `f` in the period, and why it is not real (reasons from `REASONS`)."""
+           period_to: date, graduated_grace_days: int = 0) -> Assessment:
+    """The funnel stage of `f` in the period, and why it is not real (reasons from `REASONS`).
+    `graduated_grace_days`: see `besar_days` (0, the default, is the contract's plain rule)."""
     if period_to < period_from:
         raise ValueError("period_to is before period_from")
     start, end = term(f)
@@ -180,7 +191,8 @@ def assess(f: PartnershipFacts, party: PartyFacts, period_from: date,
     confirmed = reported and f.confirmed and not f.declined
     documented = confirmed and f.perjanjian_verified
     realized = [r for r in counted_realizations(f) if in_period(r, period_from, period_to)]
-    eligible = _overlaps(eligible_windows(f, party), period_from, period_to)
+    eligible = _overlaps(eligible_windows(f, party, graduated_grace_days), period_from, period_to)
+    graduated = besar_days(party, graduated_grace_days)
     if documented and realized and eligible:
         return Assessment("real", [], sum(r.value_idr or 0 for r in realized))
 
@@ -197,9 +209,9 @@ def assess(f: PartnershipFacts, party: PartyFacts, period_from: date,
     else:
         unaffiliated = _subtract(active, party.affiliations)
         affiliated = not _overlaps(unaffiliated, period_from, period_to)
-        not_umkm = not _overlaps(_subtract(active, besar_days(party)), period_from, period_to)
+        not_umkm = not _overlaps(_subtract(active, graduated), period_from, period_to)
         if not (affiliated or not_umkm) and not _overlaps(
-                _subtract(unaffiliated, besar_days(party)), period_from, period_to):
+                _subtract(unaffiliated, graduated), period_from, period_to):
             affiliated = not_umkm = True  # each alone leaves days, together they leave none
         if affiliated:
             reasons.append("affiliated")
@@ -242,8 +254,7 @@ def facts_from_partnership(p: Any) -> PartnershipFacts:
 def party_from_businesses(umkm: Any, large: Any) -> PartyFacts:
     """Party facts from the two `Business` aggregates (either may be None: unknown)."""
     scales: Sequence[Any] = umkm.scale_history if umkm is not None else ()
-    affiliation = large.affiliations.get(umkm.nib) if (large is not None and umkm) else None
+    periods = large.affiliation_periods(umkm.nib) if (large is not None and umkm) else ()
     return PartyFacts(
         scale_periods=tuple((e.effective_date, e.scale) for e in scales),
-        affiliations=((affiliation.effective_date, affiliation.ended_date),) if affiliation
-        else ())
+        affiliations=tuple((a.effective_date, a.ended_date) for a in periods))

@@ -35,7 +35,7 @@ def business_read(b: Business, today: date) -> BusinessRead:
         scale_history=[{"scale": e.scale, "effective_date": e.effective_date,
                         "recorded_at": e.recorded_at} for e in b.scale_history],
         facts=[vars(f) for f in b.facts],
-        affiliations=[vars(a) for a in b.affiliations.values()], version=b.version)
+        affiliations=[vars(a) for a in b.affiliations], version=b.version)
 
 
 @router.post("", status_code=201, response_model=BusinessWritten,

@@ -80,6 +80,28 @@ def test_affiliation_holds_between_its_dates_and_cannot_be_declared_twice():
         b.end_affiliation(DINAS, NOW, date(2024, 10, 30), "3317000000202")
 
 
+def test_a_re_declared_affiliation_keeps_the_earlier_period():
+    b = Business.register(actor=DINAS, now=NOW, on=date(2020, 1, 3), nib="3317000000101",
+                          name="PT Contoh Rembang (sampel)", scale=Scale.BESAR,
+                          region_code="33.17.05", kbli=["10213"], address=None)
+    b.declare_affiliation(DINAS, NOW, date(2022, 1, 1), umkm_nib="3317000000202", kind="owns",
+                          ended=None)
+    b.end_affiliation(DINAS, NOW, date(2022, 12, 31), "3317000000202")
+    b.declare_affiliation(DINAS, NOW, date(2024, 1, 1), umkm_nib="3317000000202",
+                          kind="controls", ended=None)
+    replayed = project(None, b.collect_events())  # the same, from the stored events alone
+    assert isinstance(replayed, Business)
+    for business in (b, replayed):
+        assert business.affiliated_with("3317000000202", date(2022, 6, 1))
+        assert not business.affiliated_with("3317000000202", date(2023, 6, 1))
+        assert business.affiliated_with("3317000000202", date(2024, 6, 1))
+        assert [(a.kind, a.ended_date) for a in business.affiliation_periods("3317000000202")] \
+            == [("owns", date(2022, 12, 31)), ("controls", None)]
+    b.end_affiliation(DINAS, NOW, date(2024, 9, 30), "3317000000202")
+    assert [a.ended_date for a in b.affiliation_periods("3317000000202")] \
+        == [date(2022, 12, 31), date(2024, 9, 30)]
+
+
 def test_a_business_cannot_be_affiliated_with_itself():
     b = registered(Scale.BESAR)
     with pytest.raises(InvalidValue):

@@ -193,3 +193,27 @@ def test_the_realized_value_sums_counted_realizations_overlapping_the_period() -
 def test_a_reversed_period_is_refused() -> None:
     with pytest.raises(ValueError):
         assess(REAL, UMKM, D("2024-02-01"), D("2024-01-01"))
+
+
+def test_party_facts_keep_every_affiliation_period_of_the_pair() -> None:
+    from datetime import datetime, timezone
+
+    from domain.business import Business
+    from domain.reality import party_from_businesses
+    from domain.values import Actor, Scale
+
+    dinas, now = Actor("token-dinas", "dinas"), datetime(2024, 5, 1, tzinfo=timezone.utc)
+    large = Business.register(actor=dinas, now=now, on=date(2020, 1, 1), nib="3317000000001",
+                              name="PT Contoh (sampel)", scale=Scale.BESAR,
+                              region_code="33.17", kbli=["47111"], address=None)
+    umkm = Business.register(actor=dinas, now=now, on=date(2020, 1, 1), nib="3317000000101",
+                             name="UD Contoh (sampel)", scale=Scale.MIKRO,
+                             region_code="33.17", kbli=["10213"], address=None)
+    large.declare_affiliation(dinas, now, date(2022, 1, 1), umkm_nib=umkm.nib, kind="owns",
+                              ended=None)
+    large.end_affiliation(dinas, now, date(2022, 12, 31), umkm.nib)
+    large.declare_affiliation(dinas, now, date(2024, 1, 1), umkm_nib=umkm.nib, kind="owns",
+                              ended=None)
+    party = party_from_businesses(umkm, large)
+    assert party.affiliations == ((date(2022, 1, 1), date(2022, 12, 31)),
+                                  (date(2024, 1, 1), None))
