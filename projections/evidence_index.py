@@ -10,7 +10,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.partnership import Partnership
 from projections.runtime import View
-from projections.tables import evidence_index
+from projections.tables import evidence_index, insert_rows, update_rows
 
 
 class EvidenceIndexView(View):
@@ -43,12 +43,10 @@ class EvidenceIndexView(View):
         t = evidence_index
         try:
             if self._new:
-                self.conn.execute(t.insert(), list(self._new.values()))
+                insert_rows(self.conn, t, list(self._new.values()))
             if self._reviews:
-                self.conn.execute(
-                    t.update().where(t.c.evidence_id == sa.bindparam("_id"))
-                    .values(review=sa.bindparam("_review")),
-                    [{"_id": k, "_review": v} for k, v in self._reviews.items()])
+                update_rows(self.conn, t, ["evidence_id"],
+                            [{"evidence_id": k, "review": v} for k, v in self._reviews.items()])
         finally:
             self._new.clear()
             self._reviews.clear()

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.partnership import Partnership
 from projections.runtime import View
-from projections.tables import metadata, region_within
+from projections.tables import insert_rows, metadata, region_within, update_rows
 
 partnerships = sa.Table(
     "view_reuse_partnership", metadata,
@@ -89,14 +89,12 @@ class EvidenceReuseView(View):
         p = partnerships
         try:
             if self._new:
-                self.conn.execute(p.insert(), list(self._new.values()))
+                insert_rows(self.conn, p, list(self._new.values()))
             if self._titles:
-                self.conn.execute(
-                    p.update().where(p.c.id == sa.bindparam("_id"))
-                    .values(title=sa.bindparam("_title")),
-                    [{"_id": k, "_title": v} for k, v in self._titles.items()])
+                update_rows(self.conn, p, ["id"],
+                            [{"id": k, "title": v} for k, v in self._titles.items()])
             if self._submissions:
-                self.conn.execute(submissions.insert(), self._submissions)
+                insert_rows(self.conn, submissions, self._submissions)
         finally:
             self._new = {}
             self._titles = {}

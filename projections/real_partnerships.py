@@ -8,7 +8,7 @@ and what it says is stored: the eligible windows, the realizations that count, a
 The funnel is then plain SQL over these rows, for any period and any region prefix.
 
 Handlers only collect the page in memory; `flush()` loads the touched ids in bulk (IN queries),
-and writes only what changed, with executemany.
+and writes only what changed, one bulk statement per table (`projections.tables`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from domain.reality import (
 )
 from domain.values import KNOWN_PROGRAMS, Pola
 from projections.runtime import View
-from projections.tables import metadata
+from projections.tables import insert_rows, metadata, update_rows
 
 # Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
 Code = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
@@ -198,11 +198,11 @@ class RealPartnershipsView(View):
         """Writes scale and affiliation changes; returns the partnerships they may affect."""
         conn = self.conn
         if self._businesses:
-            conn.execute(business.insert(), self._businesses)
+            insert_rows(conn, business, self._businesses)
         changed_ids = {s["bid"] for s in self._scales} | {a[0] for a in self._affiliations}
         nibs = self._nibs(changed_ids) if changed_ids else {}
         if self._scales:
-            conn.execute(scale.insert(), [
+            insert_rows(conn, scale, [
                 {"nib": nibs[s["bid"]], "seq": s["seq"], "from_date": s["from_date"],
                  "scale": s["scale"]} for s in self._scales])
         new: list[dict[str, Any]] = []
@@ -228,14 +228,14 @@ class RealPartnershipsView(View):
                                           a.c.to_date.is_(None))
                          .values(to_date=sa.bindparam("_d")), ended)
         if new:
-            conn.execute(a.insert(), new)
+            insert_rows(conn, a, new)
         # Registrations change no existing partnership (the registered scale is the first).
         registered = {b["id"] for b in self._businesses}
-        scale_nibs = sorted({nibs[s["bid"]] for s in self._scales if s["bid"] not in registered})
+        scale_nibs = {nibs[s["bid"]] for s in self._scales if s["bid"] not in registered}
         pairs = {(x["umkm_nib"], x["large_nib"]) for x in new} | \
             {(x["_u"], x["_l"]) for x in ended}
         touched: set[str] = set()
-        for chunk in _chunks(sorted(set(scale_nibs) | {u for u, _ in pairs})):
+        for chunk in _chunks(sorted(scale_nibs | {u for u, _ in pairs})):
             for pid, umkm, large in conn.execute(
                     sa.select(facts.c.id, facts.c.umkm_nib, facts.c.large_nib)
                     .where(facts.c.umkm_nib.in_(chunk))):
@@ -317,8 +317,7 @@ class RealPartnershipsView(View):
             if s.new:
                 new_rows.append(row)
             elif row != s.old["row"]:
-                changed_rows.append({"_id": pid, **{k: row[k] for k in _FACT_COLUMNS
-                                                    if k != "id"}})
+                changed_rows.append({k: row[k] for k in _FACT_COLUMNS})
             if s.suspensions != s.old.get("suspensions", []):
                 susp_pids.append(pid)
                 susp_rows += [{"partnership_id": pid, "n": i, "from_date": a, "to_date": b}
@@ -328,7 +327,7 @@ class RealPartnershipsView(View):
                     new_ev.append({"evidence_id": eid, "partnership_id": pid, "kind": kind,
                                    "decision": decision})
                 elif is_new is None:  # reviewed in this page
-                    ev_changes.append({"_id": eid, "_d": decision})
+                    ev_changes.append({"evidence_id": eid, "decision": decision})
             for rid, r in s.realizations.items():
                 rf = _realization(s, r)
                 was = r["counted"]
@@ -336,33 +335,22 @@ class RealPartnershipsView(View):
                 if r["_new"]:
                     new_real.append({k: v for k, v in r.items() if k != "_new"})
                 elif was != r["counted"]:
-                    real_changes.append({"_id": rid, "_c": r["counted"]})
+                    real_changes.append({"realization_id": rid, "counted": r["counted"]})
             if windows != s.old.get("windows", []):
                 win_pids.append(pid)
                 win_rows += [{"partnership_id": pid, "from_date": a, "to_date": b}
                              for a, b in windows]
-        if new_rows:
-            conn.execute(facts.insert(), new_rows)
-        if changed_rows:
-            conn.execute(facts.update().where(facts.c.id == sa.bindparam("_id")).values(
-                {k: sa.bindparam(k) for k in _FACT_COLUMNS if k != "id"}), changed_rows)
+        insert_rows(conn, facts, new_rows)
+        update_rows(conn, facts, ["id"], changed_rows)
         for table, pids, rows in ((suspension, susp_pids, susp_rows),
                                   (window, win_pids, win_rows)):
             for chunk in _chunks(pids):
                 conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
-            if rows:
-                conn.execute(table.insert(), rows)
-        if new_ev:
-            conn.execute(evidence.insert(), new_ev)
-        if ev_changes:
-            conn.execute(evidence.update().where(evidence.c.evidence_id == sa.bindparam("_id"))
-                         .values(decision=sa.bindparam("_d")), ev_changes)
-        if new_real:
-            conn.execute(realization.insert(), new_real)
-        if real_changes:
-            conn.execute(realization.update()
-                         .where(realization.c.realization_id == sa.bindparam("_id"))
-                         .values(counted=sa.bindparam("_c")), real_changes)
+            insert_rows(conn, table, rows)
+        insert_rows(conn, evidence, new_ev)
+        update_rows(conn, evidence, ["evidence_id"], ev_changes)
+        insert_rows(conn, realization, new_real)
+        update_rows(conn, realization, ["realization_id"], real_changes)
 
 
 def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
@@ -502,21 +490,26 @@ def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
     key = {"pola": p.c.pola, "program": p.c.program, "large_nib": p.c.large_nib,
            "region": sa.func.substr(p.c.location_region_code, 1,
                                     region_key_length(prefix))}[group_by]
-    realized = (sa.select(sa.func.coalesce(sa.func.sum(realization.c.value_idr), 0))
-                .where(realization.c.partnership_id == p.c.id, realization.c.counted,
-                       realization.c.period_start <= date_to,
-                       realization.c.period_end >= date_from).scalar_subquery())
     is_real = real_in_period(date_from, date_to)
-    base = (sa.select(
-        key.label("k"), p.c.large_nib, p.c.umkm_nib, p.c.pola, p.c.value_idr,
+    rows_in = (sa.select(
+        key.label("k"), p.c.id, p.c.large_nib, p.c.umkm_nib, p.c.pola, p.c.value_idr,
         sa.case((p.c.confirmed, 1), else_=0).label("c"),
         sa.case((p.c.documented, 1), else_=0).label("d"),
-        sa.case((is_real, 1), else_=0).label("r"),
-        sa.case((p.c.documented, realized), else_=0).label("rv"))
+        sa.case((is_real, 1), else_=0).label("r"))
         .where(sa.not_(p.c.withdrawn), p.c.term_start <= date_to,
                sa.or_(p.c.term_end.is_(None), p.c.term_end >= date_from),
                *([touches_region(prefix)] if prefix else []), *_scope_clause(scope or {}))
-        .cte("base"))
+        .offset(0).subquery("rows_in"))
+    i = rows_in.c
+    # The realized value only matters for the real rows (real implies documented): the
+    # sub-query runs for those only, not for every documented row. OFFSET 0 keeps PostgreSQL
+    # from flattening `rows_in` (which would evaluate `r` twice).
+    realized = (sa.select(sa.func.coalesce(sa.func.sum(realization.c.value_idr), 0))
+                .where(realization.c.partnership_id == i.id, realization.c.counted,
+                       realization.c.period_start <= date_to,
+                       realization.c.period_end >= date_from).scalar_subquery())
+    base = sa.select(i.k, i.large_nib, i.umkm_nib, i.pola, i.value_idr, i.c, i.d, i.r,
+                     sa.case((i.r == 1, realized), else_=0).label("rv")).cte("base")
     b = base.c
     real = b.r == 1
 

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.business import Business
 from projections.runtime import View
-from projections.tables import metadata, region_within
+from projections.tables import insert_rows, metadata, region_within
 
 SCALES = ("mikro", "kecil", "menengah", "besar")
 # Every move up the order (naik kelas), in a fixed order: (from_scale, to_scale).
@@ -68,9 +68,9 @@ class ScaleUpgradesView(View):
     def flush(self) -> None:
         try:
             if self._businesses:
-                self.conn.execute(businesses.insert(), self._businesses)
+                insert_rows(self.conn, businesses, self._businesses)
             if self._changes:
-                self.conn.execute(changes.insert(), self._changes)
+                insert_rows(self.conn, changes, self._changes)
         finally:
             self._businesses = []
             self._changes = []

@@ -17,18 +17,84 @@ def region_within(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElemen
     return sa.or_(column == prefix, column.like(prefix + ".%"))
 
 
+def _pg_type(column: sa.Column[Any], dialect: sa.engine.Dialect) -> str:
+    """The PostgreSQL element type of a column's array parameter (collation aside)."""
+    t = column.type
+    for kind, name in ((sa.Boolean, "boolean"), (sa.BigInteger, "bigint"),
+                       (sa.Integer, "integer"), (sa.Float, "float8"), (sa.Date, "date"),
+                       (sa.String, "text")):
+        if isinstance(t, kind):
+            return name
+    if isinstance(t, sa.DateTime):
+        return "timestamptz" if t.timezone else "timestamp"
+    return t.compile(dialect=dialect)
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Inserts `rows` (dicts with the same keys) in bulk.
+
+    PostgreSQL: ONE statement, `INSERT ... SELECT * FROM unnest(array, array, ...)` with one
+    array parameter per column (psycopg's executemany sends one INSERT per row). SQLite: the
+    driver's executemany (in-process, no round trips), which has no variable limit to mind."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    columns = [table.c[n] for n in names]
+    arrays = [[r.get(c.name) for r in rows] for c in columns]
+    sql = (f'INSERT INTO {_quote(conn, table)} ({", ".join(_q(conn, n) for n in names)}) '
+           f'SELECT * FROM unnest({", ".join(f"%s::{_pg_type(c, conn.dialect)}[]" for c in columns)})')
+    conn.exec_driver_sql(sql, tuple(arrays))
+
+
+def update_rows(conn: sa.Connection, table: sa.Table, keys: list[str],
+                rows: list[dict[str, Any]]) -> None:
+    """Updates rows in bulk: each dict holds the key columns `keys` (which select the row) and
+    the columns to set, every dict the same columns.
+
+    PostgreSQL: ONE `UPDATE ... FROM unnest(arrays)` statement. SQLite: executemany."""
+    if not rows:
+        return
+    names = [n for n in rows[0] if n not in keys]
+    if conn.dialect.name != "postgresql":
+        stmt = table.update().where(*(table.c[k] == sa.bindparam("_k_" + k) for k in keys)) \
+            .values({n: sa.bindparam("_v_" + n) for n in names})
+        conn.execute(stmt, [{**{"_k_" + k: r[k] for k in keys},
+                             **{"_v_" + n: r[n] for n in names}} for r in rows])
+        return
+    allnames = keys + names
+    columns = [table.c[n] for n in allnames]
+    arrays = [[r.get(c.name) for r in rows] for c in columns]
+    alias = ", ".join(f"c{i}" for i in range(len(allnames)))
+    sets = ", ".join(f"{_q(conn, n)} = v.c{len(keys) + i}" for i, n in enumerate(names))
+    where = " AND ".join(f"t.{_q(conn, k)} = v.c{i}" for i, k in enumerate(keys))
+    sql = (f"UPDATE {_quote(conn, table)} AS t SET {sets} FROM unnest("
+           f'{", ".join(f"%s::{_pg_type(c, conn.dialect)}[]" for c in columns)}) AS v({alias}) '
+           f"WHERE {where}")
+    conn.exec_driver_sql(sql, tuple(arrays))
+
+
+def _q(conn: sa.Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _quote(conn: sa.Connection, table: sa.Table) -> str:
+    return conn.dialect.identifier_preparer.format_table(table)
+
+
 def write_rows(conn: sa.Connection, table: sa.Table, key: sa.Column,
                new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
     """A view page's writes in bulk: `new` rows inserted in one statement, `changed` rows
-    ({key value: {column: value}}) updated with one executemany per set of changed columns."""
+    ({key value: {column: value}}) updated with one statement per set of changed columns."""
     if new:
-        conn.execute(table.insert(), list(new.values()))
+        insert_rows(conn, table, list(new.values()))
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for k, values in changed.items():
-        by_columns.setdefault(tuple(sorted(values)), []).append({"_key": k, **values})
-    for columns, rows in by_columns.items():
-        conn.execute(table.update().where(key == sa.bindparam("_key"))
-                     .values({c: sa.bindparam(c) for c in columns}), rows)
+        by_columns.setdefault(tuple(sorted(values)), []).append({**values, key.name: k})
+    for rows in by_columns.values():
+        update_rows(conn, table, [key.name], rows)
 
 tracking = sa.Table(
     "view_tracking", metadata,
