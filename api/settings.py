@@ -22,6 +22,20 @@ class Settings(BaseSettings):
     log_format: str | None = Field(default=None, description="json or console; default: "
                                    "console on a terminal, json otherwise.")
 
+    audit_key_path: Path | None = Field(default=None, description="The Ed25519 key that signs "
+                                        "audit checkpoints (PEM); default: created in the data dir.")
+    audit_origin: str = Field(default="kemitraan-ledger", min_length=1, max_length=200,
+                              pattern=r"^[^\s+]+$", description="The checkpoints' origin line "
+                              "and key name.")
+    audit_checkpoint_events: int = Field(default=1000, ge=1, description="Sign a checkpoint "
+                                         "once the log grew by this many events...")
+    audit_checkpoint_seconds: float = Field(default=30.0, gt=0, description="... or grew at "
+                                            "all and the last checkpoint is this old.")
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.audit_key_path or self.data_dir / "audit" / "checkpoint-ed25519.pem"
+
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"

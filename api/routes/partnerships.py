@@ -11,7 +11,7 @@ from fastapi import (
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api import deps, exports
+from api import audit, deps, exports
 from api.auth import principal
 from api.logs import command_done
 from api.problems import Problem
@@ -141,7 +141,11 @@ def get_partnership(pid: PID, request: Request, response: Response,
     p = deps.container(request).ledger.get_partnership(
         who, deps.parse_uuid(pid, "partnership"), version=version, as_of=instant)
     deps.set_etag(response, p.version)
-    return partnership_read(p, jakarta_date(deps.now(request)))
+    read = partnership_read(p, jakarta_date(deps.now(request)))
+    logged = audit.evidence_leaves(deps.container(request), str(p.id))  # evidence receipts
+    for item in read.evidence:
+        item.leaf_index = logged.get(item.evidence_id)
+    return read
 
 
 @router.get("/{pid}/events", response_model=EventPage, responses=deps.errors(404))
@@ -238,7 +242,8 @@ def submit_evidence(
                                  effective_date=effective_date, expected_version=expected)
     _done(request, response, "partnership.submit_evidence", w)
     return EvidenceWritten(evidence_id=evidence_id, sha256=stored.sha256, size=stored.size,
-                           media_type=stored.media_type, version=w.version, position=w.position)
+                           media_type=stored.media_type, version=w.version, position=w.position,
+                           leaf_index=audit.leaf_index_of(c, w.position))
 
 
 @router.post("/{pid}/evidence/{evidence_id}/review", response_model=PartnershipWritten,

@@ -80,6 +80,8 @@ class EvidenceWritten(BaseModel):
     media_type: str
     version: int
     position: int
+    leaf_index: int | None = Field(None, description="the submission's leaf in the audit log "
+                                   "(GET /v1/audit/proofs/inclusion); null if not yet logged")
 
 
 class RealizationWritten(BaseModel):
@@ -107,6 +109,7 @@ class EvidenceRead(BaseModel):
     submitted_by: str
     submitted_at: Instant
     review: ReviewRead | None
+    leaf_index: int | None = Field(None, description="the submission's leaf in the audit log")
 
 
 class RealizationRead(BaseModel):

@@ -1,0 +1,114 @@
+"""`kemitraan audit export / verify / check` (contract: Audit; ADRs 0013 and 0014).
+
+- `export --out FILE [--region P]` catches the views up, signs a checkpoint covering the whole
+  log if none does, and writes the bundle (JSON Lines).
+- `verify FILE [--checkpoint SAVED.json]` needs no database: only the bundle, and optionally a
+  checkpoint saved earlier from `GET /v1/audit/checkpoints/latest`.
+- `check` rebuilds the bundle from the live store and verifies it the same way.
+
+Verification failures print the report on stdout, one line on stderr naming the first bad leaf,
+and exit 1; unreadable input exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+audit_app = typer.Typer(no_args_is_help=True, help="Export and verify the tamper-evident log.")
+
+
+def _finish(report: Any) -> None:
+    from api.cli import fail
+
+    typer.echo(report.summary())
+    if not report.ok:
+        where = (f"first bad leaf: {report.first_bad_leaf}"
+                 if report.first_bad_leaf is not None else report.problems[0])
+        fail(f"audit verification failed: {where}", 1)
+
+
+def _live(container: Any, region: str | None, sign: bool) -> Any:
+    from api.audit import checkpointer
+    from projections.audit_export import live_bundle
+
+    container.views.catch_up()
+    signer = checkpointer(container)
+    if sign:
+        signer.fresh()
+    return live_bundle(container.engine, container.settings.audit_origin, signer.keys(),
+                       signer.all(), region=region)
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="the bundle file to write (JSON Lines)")],
+    region: Annotated[Optional[str], typer.Option(
+        help="only this region's events in full; the others as bare leaf hashes")] = None,
+) -> None:
+    """Write the audit bundle: events with their leaves, signed checkpoints, public keys."""
+    import re
+
+    from api.cli import fail, open_container
+    from projections.audit_export import write_bundle
+
+    if region is not None and not re.fullmatch(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?", region):
+        fail(f"--region {region!r} is not a Kemendagri region code such as 32.16", 2)
+    container = open_container()
+    try:
+        bundle = _live(container, region, sign=True)
+        tmp = out.with_name(out.name + ".partial")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                n = write_bundle(bundle, f)
+            tmp.replace(out)
+        except OSError as e:
+            fail(f"cannot write {out}: {e.strerror or e}", 2)
+    finally:
+        container.close()
+    typer.echo(f"{out}: {n} leaves, {len(bundle.checkpoints)} checkpoints", err=True)
+
+
+@audit_app.command("verify")
+def verify_file(
+    file: Annotated[Path, typer.Argument(help="a bundle written by `kemitraan audit export`")],
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        "--checkpoint", help="a checkpoint saved earlier (JSON from /v1/audit/checkpoints)")]
+    = None,
+) -> None:
+    """Verify a bundle offline; exit 1 naming the first bad leaf if anything was changed."""
+    from api.cli import fail
+    from projections.audit_verify import read_bundle, verify
+
+    saved = None
+    if checkpoint is not None:
+        try:
+            saved = json.loads(checkpoint.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            fail(f"cannot read {checkpoint}: {str(e).splitlines()[0]}", 2)
+    try:
+        report = verify(read_bundle(str(file)), saved)
+    except OSError as e:
+        fail(f"cannot read {file}: {e.strerror or e}", 2)
+    except ValueError as e:
+        fail(f"{file}: {str(e).splitlines()[0]}", 2)
+    _finish(report)
+
+
+@audit_app.command("check")
+def check() -> None:
+    """Recompute every leaf from the live store and verify it against the signed checkpoints."""
+    from api.cli import open_container
+    from projections.audit_verify import verify
+
+    container = open_container()
+    try:
+        report = verify(_live(container, None, sign=False))
+    finally:
+        container.close()
+    _finish(report)

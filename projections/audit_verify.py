@@ -1,0 +1,225 @@
+"""Offline verification of an audit bundle (`kemitraan audit verify`), needing no database.
+
+Imports only the standard library, `projections.merkle` and `projections.audit_format` (which
+need `rfc8785` and `cryptography`): an auditor can run it on a laptop with the bundle alone.
+
+A bundle is JSON Lines: a header, the public keys, the signed checkpoints, then one entry per
+leaf in leaf order: a full event (its stored record in base64, the fields of its leaf, its leaf
+hash as logged) or, outside the exporter's region, only `{leaf_index, leaf_hash}`.
+
+What is checked, stopping at the first bad leaf:
+- every key's id is derived from its public key, every checkpoint's signature and note hold;
+- leaves are numbered 0, 1, 2, ... with no gap (a deleted event) and no entry outside the log
+  (an inserted one), seqs strictly increase (a reordering);
+- each record hashes to its `record_sha256`, its readable form matches the record, and the leaf
+  recomputed from the fields (ADR 0013) equals the leaf hash logged when it was appended;
+- the root over the first N leaves equals every signed checkpoint of size N, and a checkpoint
+  saved earlier (`--checkpoint`) is genuine and a prefix of this log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from projections import merkle
+from projections.audit_format import check_checkpoint, leaf_bytes, record_display
+
+BUNDLE_FORMAT = "kemitraan-audit-bundle/1"
+
+
+@dataclass
+class Report:
+    leaves: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    first_bad_leaf: int | None = None
+    root: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def bad_leaf(self, index: int, why: str) -> None:
+        if self.first_bad_leaf is None or index < self.first_bad_leaf:
+            self.first_bad_leaf = index
+        self.problems.append(f"leaf {index}: {why}")
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"OK: {self.leaves} leaves ({self.events} events shown), "
+                    f"{self.checkpoints} signed checkpoints verified, root {self.root}")
+        head = (f"FAILED: first bad leaf: {self.first_bad_leaf}"
+                if self.first_bad_leaf is not None else "FAILED")
+        return "\n".join([head, *self.problems[:20]])
+
+
+@dataclass
+class Bundle:
+    header: dict[str, Any]
+    keys: list[dict[str, Any]]
+    checkpoints: list[dict[str, Any]]
+    entries: Iterable[dict[str, Any]]
+
+
+def read_bundle(path: str) -> Bundle:
+    """Streams a bundle file: header, keys and checkpoints first, then the entries."""
+    f = open(path, encoding="utf-8")  # closed when the entries are exhausted
+    lines = (json.loads(line) for line in f if line.strip())
+    header = next(lines, None)
+    if not isinstance(header, dict) or header.get("format") != BUNDLE_FORMAT:
+        f.close()
+        raise ValueError(f"{path} is not a {BUNDLE_FORMAT} bundle")
+    keys: list[dict[str, Any]] = []
+    checkpoints: list[dict[str, Any]] = []
+    first_entry: list[dict[str, Any]] = []
+    for item in lines:
+        if "key" in item:
+            keys.append(item["key"])
+        elif "checkpoint" in item:
+            checkpoints.append(item["checkpoint"])
+        else:
+            first_entry.append(item)
+            break
+
+    def entries() -> Iterator[dict[str, Any]]:
+        try:
+            yield from first_entry
+            for item in lines:
+                if "key" in item or "checkpoint" in item:
+                    raise ValueError("keys and checkpoints must come before the entries")
+                yield item
+        finally:
+            f.close()
+
+    return Bundle(header, keys, checkpoints, entries())
+
+
+def _hex32(value: Any) -> bytes | None:
+    try:
+        raw = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def _entry_leaf(entry: dict[str, Any], index: int, report: Report) -> bytes | None:
+    """The leaf hash an entry stands for, or None (and a problem) when it does not hold."""
+    logged = _hex32(entry.get("leaf_hash"))
+    if logged is None:
+        report.bad_leaf(index, "no valid leaf_hash")
+        return None
+    if "seq" not in entry:  # redacted: outside the exporter's region
+        return logged
+    try:
+        fields = {k: entry[k] for k in ("seq", "stream_id", "version", "topic", "record_sha256")}
+        recomputed = merkle.leaf_hash(leaf_bytes(**fields))
+    except (KeyError, TypeError, ValueError) as e:
+        report.bad_leaf(index, f"malformed entry ({e})")
+        return None
+    record = entry.get("record")
+    if record is not None:
+        try:
+            state = base64.b64decode(record, validate=True)
+        except (binascii.Error, ValueError):
+            report.bad_leaf(index, "record is not base64")
+            return None
+        if hashlib.sha256(state).hexdigest() != entry["record_sha256"]:
+            report.bad_leaf(index, f"seq {entry['seq']}: the stored record was altered (its "
+                                   "SHA-256 differs from the one in the leaf)")
+            return None
+        if entry.get("display") != record_display(entry["topic"], state):
+            report.bad_leaf(index, f"seq {entry['seq']}: the readable event differs from its "
+                                   "stored record")
+            return None
+    if recomputed != logged:
+        report.bad_leaf(index, f"seq {entry['seq']}: the event differs from the one logged "
+                               "(altered, deleted, moved or inserted in the store)")
+        return None
+    return logged
+
+
+def verify(bundle: Bundle, saved: dict[str, Any] | None = None) -> Report:
+    report = Report()
+    keys = {}
+    for k in bundle.keys:
+        keys[k.get("key_id")] = k
+    checks: dict[int, bytes] = {}
+    for cp in bundle.checkpoints:
+        problem = check_checkpoint(cp, keys)
+        if problem:
+            report.problems.append(problem)
+            continue
+        size, root = int(cp["tree_size"]), bytes.fromhex(cp["root_hash"])
+        if checks.get(size, root) != root:
+            report.problems.append(f"two signed checkpoints of size {size} with different roots")
+        checks[size] = root
+        report.checkpoints += 1
+    if saved is not None:
+        problem = check_checkpoint(saved, keys)
+        if problem:
+            report.problems.append(f"saved {problem}" if problem.startswith("checkpoint")
+                                   else f"saved checkpoint: {problem}")
+        else:
+            size, root = int(saved["tree_size"]), bytes.fromhex(saved["root_hash"])
+            if checks.get(size, root) != root:
+                report.problems.append(f"the saved checkpoint of size {size} contradicts a "
+                                       "checkpoint in the bundle: the log was rewritten")
+            checks[size] = root
+    sizes = sorted(checks)
+    frontier = merkle.Frontier()
+    if 0 in checks and checks[0] != merkle.EMPTY_ROOT:
+        report.problems.append("a checkpoint of size 0 has a root other than the empty tree's")
+    verified_up_to = 0
+    prev_seq = 0
+    for entry in bundle.entries:
+        index = frontier.size
+        given = entry.get("leaf_index")
+        if given != index:
+            if given is None:
+                report.bad_leaf(index, f"seq {entry.get('seq')}: an event that is not in the "
+                                       "log (inserted into the store)")
+            elif isinstance(given, int) and given > index:
+                report.bad_leaf(index, f"missing (the next entry is leaf {given}): an event "
+                                       "was deleted")
+            else:
+                report.bad_leaf(index, f"entry numbered {given} out of place (reordered)")
+            break
+        seq = entry.get("seq")
+        if seq is not None:
+            if not isinstance(seq, int) or seq <= prev_seq:
+                report.bad_leaf(index, f"seq {seq} after seq {prev_seq}: reordered")
+                break
+            prev_seq = seq
+            report.events += 1
+        leaf = _entry_leaf(entry, index, report)
+        if leaf is None:
+            break
+        frontier.append(leaf)
+        if frontier.size in checks:
+            if frontier.root() != checks[frontier.size]:
+                report.bad_leaf(verified_up_to, f"the root over leaves [0, {frontier.size}) "
+                                f"differs from the signed checkpoint: a leaf in "
+                                f"[{verified_up_to}, {frontier.size}) was rewritten")
+                break
+            verified_up_to = frontier.size
+    report.leaves = frontier.size
+    report.root = frontier.root().hex()
+    if report.first_bad_leaf is None:
+        beyond = [s for s in sizes if s > frontier.size]
+        if beyond:
+            report.bad_leaf(frontier.size, f"missing: a signed checkpoint covers {beyond[-1]} "
+                                           f"leaves, the log has {frontier.size}")
+        declared = bundle.header.get("tree_size")
+        if declared is not None and declared != frontier.size:
+            report.problems.append(f"the header says {declared} leaves, the bundle has "
+                                   f"{frontier.size}")
+    if not checks and report.ok:
+        report.problems.append("no signed checkpoint to verify the log against")
+    return report
