@@ -34,6 +34,18 @@ PY
   fi
 }
 
+ensure_chromium() {
+  # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+  if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then return 0; fi
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing Chromium for the browser tests..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null 2>&1
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1
+    } || echo "Could not install chromium: the browser tests will fail" >&2
+  fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -44,6 +56,7 @@ case "$cmd" in
   test)
     ensure_venv test
     ensure_postgres
+    ensure_chromium
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

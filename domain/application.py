@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from domain.ledger_base import Written
 from domain.use_cases.businesses import BusinessUseCases
+from domain.use_cases.imports import ImportUseCases
 from domain.use_cases.lifecycle import LifecycleUseCases
 from domain.use_cases.regulations import RegulationUseCases
 from domain.use_cases.tokens import TokenUseCases
@@ -16,6 +17,7 @@ from domain.use_cases.tokens import TokenUseCases
 __all__ = ["Ledger", "Written"]
 
 
-class Ledger(LifecycleUseCases, BusinessUseCases, RegulationUseCases, TokenUseCases):
+class Ledger(ImportUseCases, LifecycleUseCases, BusinessUseCases, RegulationUseCases,
+             TokenUseCases):
     # The name is part of the storage layout: PostgreSQL tables are `kemitraanledger_*`.
     name = "KemitraanLedger"

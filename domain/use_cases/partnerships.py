@@ -29,22 +29,10 @@ class PartnershipUseCases(LedgerBase):
                             description: str | None = None, idempotency_key: str | None = None,
                             external_ref: str | None = None) -> Written:
         require_role(by, "partnership.propose")
-        errors = collect(
-            lambda: v.nib(large_nib, "large_nib"), lambda: v.nib(umkm_nib, "umkm_nib"),
-            lambda: v.pola(pola), lambda: v.text(title, "title", max_len=300),
-            lambda: v.region_code(location_region_code, "location_region_code"),
-            lambda: v.rupiah(value_idr, "value_idr"),
-            lambda: v.text(program, "program", required=False, max_len=100),
-            lambda: v.text(description, "description", required=False, max_len=5000),
-            lambda: v.date_range(start_date, end_date, "start_date", "end_date"),
-        )
-        if errors:
-            raise InvalidValue(errors)
-        if by.role is Role.COMPANY and large_nib not in by.nibs:
-            raise Forbidden("a company may only propose partnerships where it is the large party")
         body = dict(large_nib=large_nib, umkm_nib=umkm_nib, pola=pola, program=program,
                     title=title, start_date=start_date, end_date=end_date, value_idr=value_idr,
                     location_region_code=location_region_code, description=description)
+        self._check_proposal(by, body)
         request_hash = None
         if idempotency_key is not None:
             # Keys belong to the company (its NIBs), not to one token: they survive rotation.
@@ -54,28 +42,8 @@ class PartnershipUseCases(LedgerBase):
             existing = self._load(Partnership, new_id)
             if existing is not None:
                 return self._idempotent_repeat(existing, request_hash)
-        large = self._load(Business, business_id(large_nib))
-        umkm = self._load(Business, business_id(umkm_nib))
-        errors = []
-        if large is None:
-            errors.append(FieldError("large_nib", "is not a registered business"))
-        elif large.scale_on(jakarta_date(now)) != v.Scale.BESAR.value:
-            errors.append(FieldError("large_nib", "must be a besar business"))
-        if umkm is None:
-            errors.append(FieldError("umkm_nib", "is not a registered business"))
-        elif not v.Scale(umkm.scale_on(jakarta_date(now))).is_umkm:
-            errors.append(FieldError("umkm_nib", "must be a mikro, kecil or menengah business"))
-        if errors:
-            raise InvalidValue(errors)
-        assert large is not None and umkm is not None
-        p = Partnership.propose(
-            id=new_id, actor=by.actor, now=utc(now), large_nib=large_nib, umkm_nib=umkm_nib,
-            pola=pola, program=v.text(program, "program", required=False),
-            title=title.strip(), start_date=start_date, end_date=end_date, value_idr=value_idr,
-            location_region_code=location_region_code,
-            description=v.text(description, "description", required=False),
-            large_region_code=large.region_code, umkm_region_code=umkm.region_code,
-            external_ref=external_ref, request_hash=request_hash)
+        p = self._new_partnership(by, now, new_id, body, external_ref=external_ref,
+                                  request_hash=request_hash)
         try:
             written = self._save(p, creating="this partnership already exists")
             # The UMKM's confirmation usually comes next: keep the new aggregate for it.
@@ -88,6 +56,56 @@ class PartnershipUseCases(LedgerBase):
             existing = self._load(Partnership, new_id)
             assert existing is not None
             return self._idempotent_repeat(existing, request_hash)
+
+    @staticmethod
+    def _check_proposal(by: Principal, body: dict[str, Any]) -> None:
+        """The value and scope rules of a proposal (shared by the API and the import)."""
+        errors = collect(
+            lambda: v.nib(body["large_nib"], "large_nib"),
+            lambda: v.nib(body["umkm_nib"], "umkm_nib"),
+            lambda: v.pola(body["pola"]), lambda: v.text(body["title"], "title", max_len=300),
+            lambda: v.region_code(body["location_region_code"], "location_region_code"),
+            lambda: v.rupiah(body["value_idr"], "value_idr"),
+            lambda: v.text(body["program"], "program", required=False, max_len=100),
+            lambda: v.text(body["description"], "description", required=False, max_len=5000),
+            lambda: (v.date_range(body["start_date"], body["end_date"], "start_date", "end_date")
+                     if body["start_date"] is not None else _required("start_date")),
+        )
+        if errors:
+            raise InvalidValue(errors)
+        if by.role is Role.COMPANY and body["large_nib"] not in by.nibs:
+            raise Forbidden("a company may only propose partnerships where it is the large party")
+
+    def _new_partnership(self, by: Principal, now: datetime, new_id: UUID, body: dict[str, Any],
+                         *, external_ref: str | None, request_hash: str | None,
+                         business: Callable[[str], Business | None] | None = None,
+                         ) -> Partnership:
+        """A new (unsaved) Partnership once both parties are registered with the right scale.
+        `business` looks a NIB up (the import passes a cached lookup)."""
+        lookup = business or (lambda n: self._load(Business, business_id(n)))
+        large, umkm = lookup(body["large_nib"]), lookup(body["umkm_nib"])
+        errors = []
+        if large is None:
+            errors.append(FieldError("large_nib", "is not a registered business"))
+        elif large.scale_on(jakarta_date(now)) != v.Scale.BESAR.value:
+            errors.append(FieldError("large_nib", "must be a besar business"))
+        if umkm is None:
+            errors.append(FieldError("umkm_nib", "is not a registered business"))
+        elif not v.Scale(umkm.scale_on(jakarta_date(now))).is_umkm:
+            errors.append(FieldError("umkm_nib", "must be a mikro, kecil or menengah business"))
+        if errors:
+            raise InvalidValue(errors)
+        assert large is not None and umkm is not None
+        return Partnership.propose(
+            id=new_id, actor=by.actor, now=utc(now), large_nib=body["large_nib"],
+            umkm_nib=body["umkm_nib"], pola=body["pola"],
+            program=v.text(body["program"], "program", required=False),
+            title=body["title"].strip(), start_date=body["start_date"],
+            end_date=body["end_date"], value_idr=body["value_idr"],
+            location_region_code=body["location_region_code"],
+            description=v.text(body["description"], "description", required=False),
+            large_region_code=large.region_code, umkm_region_code=umkm.region_code,
+            external_ref=external_ref, request_hash=request_hash)
 
     def _idempotent_repeat(self, existing: Partnership, request_hash: str | None) -> Written:
         if existing.request_hash != request_hash:
@@ -142,6 +160,10 @@ class PartnershipUseCases(LedgerBase):
             self._check_version(p, expected_version)
             act(p)
         return self._run(p, checked)
+
+
+def _required(field: str) -> None:
+    raise InvalidValue.single(field, "is required")
 
 
 def _hash_body(body: dict[str, Any]) -> str:

@@ -1,0 +1,15 @@
+"""The dashboard at `/`: server-rendered pages in Bahasa Indonesia (ADR 0017)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from api.web import import_page, oversight, pages, review
+from api.web.common import HERE
+
+router = APIRouter(include_in_schema=False)
+for module in (pages, review, import_page, oversight):
+    router.include_router(module.router)
+
+static = StaticFiles(directory=str(HERE / "static"))

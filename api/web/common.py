@@ -1,0 +1,87 @@
+"""What every page shares: the templates, the menu each role sees, and the page guards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.web import format as fmt
+from api.web.session import COOKIE, csrf_token, web_principal
+from domain.access import Principal, Role
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(fmt.FILTERS)
+templates.env.globals["persen"] = fmt.persen
+
+_READERS = frozenset(Role)
+# page -> (menu label, path, roles that see it). A page a role may not see is not in its menu
+# and its URL answers 404 (contract: no existence leaks).
+PAGES: dict[str, tuple[str, str, frozenset[Role]]] = {
+    "ringkasan": ("Ringkasan wilayah", "/", frozenset({Role.ADMIN, Role.DINAS, Role.AUDITOR})),
+    "kemitraan": ("Daftar kemitraan", "/kemitraan", _READERS),
+    "bukti": ("Antrean bukti", "/bukti", frozenset({Role.ADMIN, Role.DINAS})),
+    "kepatuhan": ("Kepatuhan", "/kepatuhan", frozenset({Role.ADMIN, Role.DINAS, Role.AUDITOR,
+                                                         Role.COMPANY})),
+    "audit": ("Audit", "/audit", frozenset({Role.ADMIN, Role.DINAS, Role.AUDITOR})),
+    "impor": ("Impor", "/impor", frozenset({Role.ADMIN, Role.COMPANY})),
+}
+ROLE_NAMES = {Role.ADMIN: "Admin", Role.DINAS: "Dinas", Role.AUDITOR: "Auditor",
+              Role.COMPANY: "Perusahaan", Role.UMKM: "UMKM"}
+# Pages built only when the modules they read exist (see ADR 0017).
+AVAILABLE: set[str] = {"ringkasan", "kemitraan", "bukti", "impor", "kepatuhan", "audit"}
+
+
+def may_see(who: Principal, page: str) -> bool:
+    return page in AVAILABLE and who.role in PAGES[page][2]
+
+
+def menu(who: Principal) -> list[tuple[str, str, str]]:
+    return [(key, label, path) for key, (label, path, _) in PAGES.items() if may_see(who, key)]
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/masuk?lanjut={quote(target, safe='')}", status_code=303)
+
+
+def guard(request: Request, page: str) -> Principal | Response:
+    """The signed-in caller allowed on `page`, or the answer instead: sign-in (303) or 404."""
+    who = web_principal(request)
+    if who is None:
+        return sign_in_redirect(request)
+    if not may_see(who, page):
+        return not_found(request, who)
+    return who
+
+
+def render(request: Request, name: str, who: Principal | None, *, status: int = 200,
+           active: str = "", **context: Any) -> HTMLResponse:
+    secret = request.cookies.get(COOKIE)
+    response = templates.TemplateResponse(request, name, {
+        "who": who, "role_name": ROLE_NAMES.get(who.role) if who else None,
+        "menu": menu(who) if who else [], "active": active,
+        "csrf": csrf_token(secret) if (who and secret) else "",
+        "pesan": request.query_params.get("pesan"), **context}, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'")
+    return response
+
+
+def not_found(request: Request, who: Principal | None) -> HTMLResponse:
+    return render(request, "404.html", who, status=404)
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site (never //host or a scheme): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

@@ -1,0 +1,69 @@
+"""Compliance and audit pages: thin callers of the API route functions (api/routes/compliance.py,
+api/routes/audit.py), so a page shows exactly what the API answers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.problems import Problem
+from api.routes import audit as audit_routes
+from api.routes import compliance as compliance_routes
+from api.web.common import guard, not_found, render
+from domain.errors import DomainError
+from projections.merkle import verify_inclusion
+
+router = APIRouter(include_in_schema=False)
+STATUS = {"compliant": "Patuh", "non_compliant": "Tidak patuh"}
+
+
+@router.get("/kepatuhan")
+def compliance(request: Request,
+               periode: Annotated[str | None, Query(max_length=7)] = None,
+               nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None) -> Response:
+    page = guard(request, "kepatuhan")
+    if isinstance(page, Response):
+        return page
+    try:
+        listing = compliance_routes.compliance_list(request, page, region=None,
+                                                    period=periode or None, regulation=None,
+                                                    format="json")
+        detail = (compliance_routes.compliance_explain(nib, request, page,
+                                                       period=periode or None, as_of=None)
+                  if nib else None)
+    except (DomainError, Problem) as e:
+        if getattr(e, "status", 404) == 422:
+            return render(request, "kepatuhan.html", page, active="kepatuhan", status=422,
+                          listing=None, detail=None, periode=periode or "",
+                          galat=getattr(e, "detail", str(e)), status_names=STATUS)
+        return not_found(request, page)
+    return render(request, "kepatuhan.html", page, active="kepatuhan", listing=listing,
+                  detail=detail, periode=periode or listing.period, status_names=STATUS)
+
+
+@router.get("/audit")
+def audit(request: Request,
+          seq: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
+    page = guard(request, "audit")
+    if isinstance(page, Response):
+        return page
+    checkpoint = audit_routes.latest_checkpoint(request, page)
+    check = None
+    if seq is not None:
+        events = audit_routes.audit_events(request, page, after=seq - 1, limit=1,
+                                           evidence_sha256=None, min_position=None)
+        event = events.items[0] if events.items and events.items[0].seq == seq else None
+        if event is None or event.leaf_index >= checkpoint.tree_size:
+            check = {"seq": seq, "found": False}
+        else:
+            proof = audit_routes.inclusion_proof(request, event.leaf_index,
+                                                 checkpoint.tree_size, page)
+            ok = verify_inclusion(proof.leaf_index, proof.tree_size,
+                                  bytes.fromhex(proof.leaf_hash),
+                                  [bytes.fromhex(h) for h in proof.audit_path],
+                                  bytes.fromhex(checkpoint.root_hash))
+            check = {"seq": seq, "found": True, "event": event, "proof": proof, "ok": ok}
+    return render(request, "audit.html", page, active="audit", checkpoint=checkpoint,
+                  check=check)

@@ -1,0 +1,260 @@
+"""The dashboard's reading pages: sign-in, the region overview, the list, one partnership.
+
+Each page calls the same use cases and view queries as the API route that answers the same
+question (api/routes/stats.py, signals.py, partnerships.py): no SQL and no rules here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api import deps, exports
+from api.routes.partnerships import LIST_COLUMNS
+from api.routes.stats import current_quarter, stats_region
+from api.views import event_type, summary_read
+from api.web.common import guard, not_found, render, safe_next
+from api.web.session import authenticate, check_csrf, clear_session, set_session, web_principal
+from domain.access import Principal, Role, partnership_scope_filter
+from domain.clock import WIB, jakarta_date
+from domain.errors import DomainError, NotFound
+from domain.values import Pola
+from projections import partnership_list, real_partnerships, scale_upgrades
+
+router = APIRouter(include_in_schema=False)
+
+POLA_NAMES = {
+    "inti_plasma": "Inti-plasma", "subkontrak": "Subkontrak", "waralaba": "Waralaba",
+    "perdagangan_umum": "Perdagangan umum", "distribusi_keagenan": "Distribusi dan keagenan",
+    "rantai_pasok": "Rantai pasok", "bagi_hasil": "Bagi hasil",
+    "kerja_sama_operasional": "Kerja sama operasional", "usaha_patungan": "Usaha patungan",
+    "penyumberluaran": "Penyumberluaran", "lainnya": "Lainnya"}
+PROGRAM_NAMES = {"penempatan_ritel": "Penempatan ritel",
+                 "rantai_pasok_industri": "Rantai pasok industri",
+                 "bapak_angkat": "Bapak angkat", None: "(tanpa program)"}
+STATUS_NAMES = {"proposed": "Diusulkan", "active": "Aktif", "suspended": "Ditangguhkan",
+                "declined": "Ditolak UMKM", "withdrawn": "Ditarik", "terminated": "Diakhiri",
+                "expired": "Berakhir (lewat tanggal)"}
+EVENT_NAMES = {
+    "Partnership.Proposed": "Diusulkan", "Partnership.Confirmed": "Dikonfirmasi UMKM",
+    "Partnership.Declined": "Ditolak UMKM", "Partnership.Withdrawn": "Ditarik pengusul",
+    "Partnership.Suspended": "Ditangguhkan", "Partnership.Resumed": "Dilanjutkan",
+    "Partnership.Terminated": "Diakhiri", "Partnership.Amended": "Diubah",
+    "Partnership.EvidenceSubmitted": "Bukti diunggah",
+    "Partnership.EvidenceReviewed": "Bukti ditinjau",
+    "Partnership.RealizationReported": "Realisasi dilaporkan"}
+KIND_NAMES = {"perjanjian": "Perjanjian", "purchase_order": "Pesanan pembelian (PO)",
+              "invoice": "Faktur", "delivery_note": "Surat jalan", "payment_proof": "Bukti bayar",
+              "shelf_photo": "Foto rak", "mentoring_log": "Catatan pendampingan",
+              "other": "Lainnya"}
+SCALE_NAMES = {"mikro": "Mikro", "kecil": "Kecil", "menengah": "Menengah", "besar": "Besar"}
+NAMES = {"pola": POLA_NAMES, "program": PROGRAM_NAMES, "status": STATUS_NAMES,
+         "event": EVENT_NAMES, "kind": KIND_NAMES, "scale": SCALE_NAMES}
+
+
+# ---- sign in / out ----------------------------------------------------------------------------
+
+@router.get("/masuk")
+def sign_in_page(request: Request, lanjut: str | None = None) -> Response:
+    return render(request, "masuk.html", None, lanjut=safe_next(lanjut))
+
+
+@router.post("/masuk")
+def sign_in(request: Request, token: Annotated[str, Form(max_length=200)] = "",
+            lanjut: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+    who = authenticate(request, token.strip())
+    if who is None:
+        return render(request, "masuk.html", None, status=401, lanjut=safe_next(lanjut),
+                      galat="Token tidak dikenal atau sudah dicabut.")
+    target = safe_next(lanjut)
+    if target == "/" and who.role not in (Role.ADMIN, Role.DINAS, Role.AUDITOR):
+        target = "/kemitraan"
+    response = RedirectResponse(target, status_code=303)
+    set_session(response, request, token.strip())
+    return response
+
+
+@router.post("/keluar")
+def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    if web_principal(request) is not None and not check_csrf(request, csrf):
+        return Response("CSRF token salah", status_code=403)
+    response = RedirectResponse("/masuk?pesan=Anda+telah+keluar.", status_code=303)
+    clear_session(response)
+    return response
+
+
+# ---- the region overview ----------------------------------------------------------------------
+
+def _period(tahun: int | None, kuartal: int | None, today: date) -> tuple[date, date, str]:
+    if tahun is None:
+        start, end = current_quarter(today)
+        return start, end, f"Kuartal {(start.month - 1) // 3 + 1} {start.year}"
+    if kuartal is None:
+        return date(tahun, 1, 1), date(tahun, 12, 31), f"Tahun {tahun}"
+    start = date(tahun, 3 * (kuartal - 1) + 1, 1)
+    end = (date(tahun + (kuartal == 4), (3 * kuartal) % 12 + 1, 1) - timedelta(days=1))
+    return start, end, f"Kuartal {kuartal} {tahun}"
+
+
+@router.get("/")
+def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+             kuartal: Annotated[int | None, Query(ge=1, le=4)] = None,
+             wilayah: Annotated[str | None, Query(max_length=13)] = None) -> Response:
+    who = web_principal(request)
+    if who is not None and who.role in (Role.COMPANY, Role.UMKM):
+        return RedirectResponse("/kemitraan", status_code=303)
+    page = guard(request, "ringkasan")
+    if isinstance(page, Response):
+        return page
+    who = page
+    try:
+        area = stats_region(who, wilayah or None)
+    except DomainError:
+        return not_found(request, who)
+    today = jakarta_date(deps.now(request))
+    start, end, label = _period(tahun, kuartal, today)
+    c = deps.container(request)
+    position = c.views.read_position(None)
+    with c.engine.connect() as conn:
+        by_pola, totals = real_partnerships.funnel(conn, region=area, date_from=start,
+                                                   date_to=end, group_by="pola")
+        by_program, _ = real_partnerships.funnel(conn, region=area, date_from=start,
+                                                 date_to=end, group_by="program")
+        by_region, _ = real_partnerships.funnel(conn, region=area, date_from=start,
+                                                date_to=end, group_by="region")
+        upgrades = scale_upgrades.counts(conn, area or "", start, end)
+    funnel = [("Dilaporkan", totals["reported"]), ("Dikonfirmasi UMKM", totals["confirmed"]),
+              ("Terdokumentasi", totals["documented"]), ("Riil", totals["real"])]
+    years = list(range(today.year, today.year - 6, -1))
+    return render(request, "ringkasan.html", who, active="ringkasan", area=area or "",
+                  label=label, start=start, end=end, totals=totals, funnel=funnel,
+                  by_pola=[(POLA_NAMES.get(g["key"], g["key"]), g) for g in by_pola],
+                  by_program=[(PROGRAM_NAMES.get(g["key"], g["key"]), g) for g in by_program],
+                  by_region=[(g["key"], g) for g in by_region], upgrades=upgrades,
+                  names=NAMES, years=years, tahun=tahun, kuartal=kuartal, position=position,
+                  as_of=deps.now(request))
+
+
+# ---- the list ---------------------------------------------------------------------------------
+
+def _list_rows(request: Request, who: Principal, filters: dict[str, Any], limit: int,
+               after: int | None) -> tuple[list[Any], int | None]:
+    c = deps.container(request)
+    c.views.read_position(None)
+    with c.engine.connect() as conn:
+        rows, next_seq = partnership_list.query(
+            conn, scope=partnership_scope_filter(who), today=jakarta_date(deps.now(request)),
+            limit=limit, after_seq=after, **filters)
+    return [summary_read(r) for r in rows], next_seq
+
+
+def _filters(pola: str | None, status: str | None, program: str | None,
+             wilayah: str | None) -> dict[str, Any]:
+    return {"pola": pola if pola in POLA_NAMES else None,
+            "status": status if status in STATUS_NAMES else None,
+            "program": program or None, "region": wilayah or None}
+
+
+@router.get("/kemitraan")
+def partnership_list_page(
+        request: Request, pola: str | None = None, status: str | None = None,
+        program: Annotated[str | None, Query(max_length=100)] = None,
+        wilayah: Annotated[str | None, Query(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")]
+        = None, setelah: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    page = guard(request, "kemitraan")
+    if isinstance(page, Response):
+        return page
+    filters = _filters(pola, status, program, wilayah)
+    items, next_seq = _list_rows(request, page, filters, 50, setelah)
+    query = {k: v for k, v in (("pola", filters["pola"]), ("status", filters["status"]),
+                               ("program", filters["program"]), ("wilayah", wilayah)) if v}
+    return render(request, "kemitraan.html", page, active="kemitraan", items=items,
+                  next_seq=next_seq, query=query, names=NAMES, polas=[p.value for p in Pola])
+
+
+@router.get("/kemitraan/unduh.{ext}")
+def partnership_download(request: Request, ext: str, pola: str | None = None,
+                         status: str | None = None, program: str | None = None,
+                         wilayah: str | None = None) -> Response:
+    page = guard(request, "kemitraan")
+    if isinstance(page, Response):
+        return page
+    if ext not in ("csv", "xlsx"):
+        return not_found(request, page)
+    items, _ = _list_rows(request, page, _filters(pola, status, program, wilayah), 1000, None)
+    return exports.tabular_response(ext, LIST_COLUMNS,  # type: ignore[arg-type]
+                                    [i.model_dump() for i in items], "kemitraan", "Kemitraan")
+
+
+# ---- one partnership --------------------------------------------------------------------------
+
+def _as_of(value: str | None) -> datetime | None:
+    """The date picker's value (`YYYY-MM-DDTHH:MM`, Jakarta time) as an instant."""
+    if not value:
+        return None
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return local.replace(tzinfo=WIB) if local.tzinfo is None else local
+
+
+@router.get("/kemitraan/{pid}")
+def partnership_page(request: Request, pid: str,
+                     pada: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    page = guard(request, "kemitraan")
+    if isinstance(page, Response):
+        return page
+    who = page
+    c = deps.container(request)
+    try:
+        agg_id = UUID(pid)
+        instant = _as_of(pada)
+        p = c.ledger.get_partnership(who, agg_id, as_of=instant)
+        events = c.ledger.partnership_events(who, agg_id)
+    except (ValueError, NotFound):
+        if pada and _as_of(pada) is not None:  # it exists now, but had not been recorded yet
+            try:
+                c.ledger.get_partnership(who, UUID(pid))
+            except (ValueError, NotFound):
+                return not_found(request, who)
+            return RedirectResponse(f"/kemitraan/{pid}?pesan=" + quote(
+                "Kemitraan ini belum tercatat pada waktu yang dipilih."), status_code=303)
+        return not_found(request, who)
+    seqs = c.event_log.positions(agg_id)
+    timeline = [{"seq": seqs.get(e.originator_version), "version": e.originator_version,
+                 "type": event_type(e), "name": EVENT_NAMES.get(event_type(e), event_type(e)),
+                 "instant": e.timestamp.astimezone(WIB).isoformat(),
+                 "at": e.timestamp, "role": e.actor_role, "effective": e.effective_date,
+                 "later": instant is not None and e.timestamp > instant,
+                 "detail": _detail(e)} for e in events]
+    today = jakarta_date(deps.now(request))
+    may_review = who.role in (Role.ADMIN, Role.DINAS) and instant is None
+    return render(request, "kemitraan_detail.html", who, active="kemitraan", p=p,
+                  keadaan=p.effective_status(today), timeline=timeline, instant=instant,
+                  pada=pada or "", names=NAMES, may_review=may_review,
+                  evidence=list(p.evidence.values()), realizations=list(p.realizations.values()))
+
+
+def _detail(e: Any) -> str:
+    """One line about what an event recorded, in the reader's words."""
+    parts = []
+    for name in ("reason", "note", "kind", "decision", "changes"):
+        value = getattr(e, name, None)
+        if value:
+            if name == "kind":
+                value = KIND_NAMES.get(value, value)
+            if name == "decision":
+                value = {"verified": "diverifikasi", "rejected": "ditolak"}.get(value, value)
+            if name == "changes":
+                value = ", ".join(f"{k} → {v}" for k, v in value.items())
+            parts.append(str(value))
+    if getattr(e, "value_idr", None) and type(e).__name__ == "RealizationReported":
+        from api.web.format import rupiah
+        parts.append(rupiah(e.value_idr))
+    return "; ".join(parts)

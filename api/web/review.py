@@ -1,0 +1,86 @@
+"""The evidence review queue: open the file, verify it or reject it with a reason (dinas)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api import deps
+from api.problems import Problem
+from api.routes.evidence import evidence_content
+from api.web.common import guard, not_found, render, safe_next
+from api.web.pages import NAMES
+from api.web.session import check_csrf, web_principal
+from api.web.common import sign_in_redirect
+from domain.access import partnership_scope_filter
+from domain.errors import DomainError, NotFound
+from projections import review_queue
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/bukti")
+def queue(request: Request) -> Response:
+    page = guard(request, "bukti")
+    if isinstance(page, Response):
+        return page
+    c = deps.container(request)
+    c.views.read_position(None)
+    with c.engine.connect() as conn:
+        items = review_queue.pending(conn, scope=partnership_scope_filter(page))
+    return render(request, "bukti.html", page, active="bukti", items=items, names=NAMES)
+
+
+@router.get("/bukti/{evidence_id}/berkas")
+def evidence_file(request: Request, evidence_id: str) -> Response:
+    """The file itself, to whoever may read its partnership (the API's own check)."""
+    who = web_principal(request)
+    if who is None:
+        return sign_in_redirect(request)
+    try:
+        return evidence_content(evidence_id, request, who)
+    except (Problem, NotFound):
+        return not_found(request, who)
+
+
+@router.post("/bukti/tinjau")
+def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
+           partnership_id: Annotated[str, Form(max_length=40)],
+           evidence_id: Annotated[str, Form(max_length=40)],
+           keputusan: Annotated[str, Form(max_length=20)],
+           alasan: Annotated[str, Form(max_length=2000)] = "",
+           kembali: Annotated[str, Form(max_length=2000)] = "/bukti") -> Response:
+    page = guard(request, "bukti")
+    if isinstance(page, Response):
+        return page
+    if not check_csrf(request, csrf):
+        return Response("CSRF token salah", status_code=403)
+    c = deps.container(request)
+    try:
+        c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
+                                 evidence_id=evidence_id, decision=keputusan,
+                                 reason=alasan.strip() or None, effective_date=None,
+                                 expected_version=None)
+    except (ValueError, NotFound):
+        return not_found(request, page)
+    except DomainError as e:
+        message = "Gagal: " + _indonesian(e.detail)
+    else:
+        message = ("Bukti diverifikasi." if keputusan == "verified"
+                   else "Bukti ditolak dengan alasan tercatat.")
+    target = safe_next(kembali)
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
+
+
+def _indonesian(detail: str) -> str:
+    known = {"reason: is required when rejecting evidence": "alasan wajib diisi bila menolak",
+             "already reviewed": "bukti ini sudah ditinjau"}
+    for key, text in known.items():
+        if key in detail:
+            return text
+    return detail

@@ -1,0 +1,252 @@
+"""POST /v1/imports/partnerships and the template: a company's spreadsheet in, row by row."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from tests.api.helpers import (
+    LARGE_A, LARGE_B, REGION_A, REGION_B, UMKM_A, UMKM_B, assert_problem, expect,
+    register_business,
+)
+from tests.conftest import bearer
+
+HEADER = ["external_ref", "large_nib", "umkm_nib", "pola", "program", "title", "start_date",
+          "end_date", "value_idr", "location_region_code"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def row(ref: str, **over: Any) -> dict[str, Any]:
+    base = {"external_ref": ref, "large_nib": LARGE_A, "umkm_nib": UMKM_A, "pola": "rantai_pasok",
+            "program": "rantai_pasok_industri", "title": f"Pasokan {ref}",
+            "start_date": "2024-01-01", "end_date": "2025-12-31", "value_idr": "150000000",
+            "location_region_code": "32.16.01"}
+    return {**base, **over}
+
+
+def csv_file(rows: list[dict[str, Any]], header: list[str] = HEADER, delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=delimiter)
+    w.writerow(header)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in header])
+    return out.getvalue().encode("utf-8")
+
+
+def xlsx_file(rows: list[list[Any]], header: list[str] = HEADER) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Kemitraan"
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def send(client: Any, token: str, content: bytes, *, name: str = "kemitraan.csv",
+         media: str = "text/csv", dry_run: bool = False) -> Any:
+    return client.post("/v1/imports/partnerships", headers=bearer(token),
+                       files={"file": (name, content, media)},
+                       data={"dry_run": "true" if dry_run else "false"})
+
+
+@pytest.fixture
+def world(client: Any, make_token: Any) -> dict[str, str]:
+    dinas = make_token("dinas", region=REGION_A)
+    register_business(client, dinas, LARGE_A, "besar", REGION_A)
+    register_business(client, dinas, UMKM_A, "mikro", REGION_A)
+    dinas_b = make_token("dinas", region=REGION_B)
+    register_business(client, dinas_b, LARGE_B, "besar", REGION_B)
+    register_business(client, dinas_b, UMKM_B, "kecil", REGION_B)
+    return {"company": make_token("company", nibs=[LARGE_A]), "admin": make_token("admin"),
+            "dinas": dinas}
+
+
+def test_a_file_with_one_bad_row_imports_the_others_and_names_the_bad_cell(
+        client: Any, world: dict[str, str]) -> None:
+    content = csv_file([row("PKS-1"), row("PKS-2", pola="arisan"), row("PKS-3")])
+    body = expect(send(client, world["company"], content), 200)
+    assert (body["rows"], body["accepted"], body["unchanged"]) == (3, 2, 0)
+    assert body["rejected"] == [{"row": 3, "errors": [
+        {"column": "pola", "message": body["rejected"][0]["errors"][0]["message"]}]}]
+    assert "rantai_pasok" in body["rejected"][0]["errors"][0]["message"]
+    assert len(body["created"]) == 2 and body["position"] is not None
+    # the created partnerships are real ones, readable through the API, with the row's values
+    got = expect(client.get(f"/v1/partnerships/{body['created'][0]}",
+                            headers=bearer(world["company"])), 200)
+    assert (got["title"], got["value_idr"], got["status"]) == ("Pasokan PKS-1", 150_000_000,
+                                                               "proposed")
+    listed = expect(client.get("/v1/partnerships", headers=bearer(world["company"]),
+                               params={"min_position": body["position"]}), 200)
+    assert {p["title"] for p in listed["items"]} == {"Pasokan PKS-1", "Pasokan PKS-3"}
+
+
+def test_importing_the_same_file_twice_creates_nothing_new(client: Any,
+                                                           world: dict[str, str]) -> None:
+    content = csv_file([row("PKS-1"), row("PKS-2")])
+    first = expect(send(client, world["company"], content), 200)
+    events_before = client.get("/v1/health").json()["position"]
+    again = expect(send(client, world["company"], content), 200)
+    assert (again["accepted"], again["unchanged"], again["created"]) == (0, 2, [])
+    assert again["position"] is None
+    assert client.get("/v1/health").json()["position"] == events_before
+    # an admin importing the company's file finds the same rows: the key is (large_nib, ref)
+    by_admin = expect(send(client, world["admin"], content), 200)
+    assert (by_admin["accepted"], by_admin["unchanged"]) == (0, 2)
+    assert len(first["created"]) == 2
+
+
+def test_a_known_row_with_other_values_is_rejected_not_overwritten(
+        client: Any, world: dict[str, str]) -> None:
+    expect(send(client, world["company"], csv_file([row("PKS-1")])), 200)
+    body = expect(send(client, world["company"],
+                       csv_file([row("PKS-1", title="Judul lain")])), 200)
+    assert body["accepted"] == 0 and body["rejected"][0]["row"] == 2
+    assert body["rejected"][0]["errors"][0]["column"] == "external_ref"
+
+
+def test_a_dry_run_reports_the_same_outcome_and_records_nothing(
+        client: Any, world: dict[str, str]) -> None:
+    content = csv_file([row("PKS-1"), row("PKS-2", start_date="31-02-2024")])
+    before = client.get("/v1/health").json()["position"]
+    dry = expect(send(client, world["company"], content, dry_run=True), 200)
+    assert (dry["dry_run"], dry["accepted"], dry["position"]) == (True, 1, None)
+    assert dry["rejected"] == [{"row": 3, "errors": [
+        {"column": "start_date", "message": "must be a date YYYY-MM-DD (or DD/MM/YYYY)"}]}]
+    assert client.get("/v1/health").json()["position"] == before
+    real = expect(send(client, world["company"], content), 200)
+    assert real["created"] == dry["created"]  # the ids are the rows' keys, known in advance
+
+
+def test_every_rule_of_a_proposal_applies_to_each_row(client: Any, world: dict[str, str]) -> None:
+    rows = [
+        row("R-unknown-umkm", umkm_nib="3216019999999"),
+        row("R-large-is-umkm", large_nib=UMKM_A, umkm_nib=LARGE_A),
+        row("R-other-company", large_nib=LARGE_B, umkm_nib=UMKM_B, location_region_code="33.17"),
+        row("R-end-before-start", end_date="2023-01-01"),
+        row("R-negative", value_idr="-5"),
+        row("", title=""),
+        row("R-ok", value_idr="Rp 1.500.000"),
+        row("R-ok"),
+    ]
+    body = expect(send(client, world["company"], csv_file(rows)), 200)
+    by_row = {r["row"]: {(e["column"]) for e in r["errors"]} for r in body["rejected"]}
+    assert by_row == {2: {"umkm_nib"}, 3: {"large_nib"}, 4: {"large_nib"}, 5: {"end_date"},
+                      6: {"value_idr"}, 7: {"external_ref", "title"}, 9: {"external_ref"}}
+    assert body["accepted"] == 1
+    got = expect(client.get(f"/v1/partnerships/{body['created'][0]}",
+                            headers=bearer(world["company"])), 200)
+    assert got["value_idr"] == 1_500_000
+
+
+def test_an_xlsx_with_number_and_date_cells_imports_like_csv(client: Any,
+                                                              world: dict[str, str]) -> None:
+    from datetime import datetime
+
+    content = xlsx_file([
+        ["X-1", int(LARGE_A), int(UMKM_A), "subkontrak", None, "Jahit seragam",
+         datetime(2024, 2, 1), None, 25_000_000, "32.16"],
+        ["X-2", LARGE_A, UMKM_A, "subkontrak", None, "Desimal", "2024-02-01", None, 10.5,
+         "32.16"],
+    ])
+    body = expect(send(client, world["company"], content, name="kemitraan.xlsx", media=XLSX),
+                  200)
+    assert body["accepted"] == 1
+    assert body["rejected"] == [{"row": 3, "errors": [
+        {"column": "value_idr", "message": "must be an integer number of rupiah (no decimals)"}]}]
+    got = expect(client.get(f"/v1/partnerships/{body['created'][0]}",
+                            headers=bearer(world["company"])), 200)
+    assert (got["large_nib"], got["start_date"], got["end_date"]) == (LARGE_A, "2024-02-01", None)
+
+
+def test_a_semicolon_csv_from_an_indonesian_excel_is_read(client: Any,
+                                                          world: dict[str, str]) -> None:
+    content = csv_file([row("S-1", start_date="15/03/2024", value_idr="2.000.000")],
+                       delimiter=";")
+    body = expect(send(client, world["company"], content), 200)
+    assert body["accepted"] == 1, body
+    got = expect(client.get(f"/v1/partnerships/{body['created'][0]}",
+                            headers=bearer(world["company"])), 200)
+    assert (got["start_date"], got["value_idr"]) == ("2024-03-15", 2_000_000)
+
+
+@pytest.mark.parametrize("content,name,status", [
+    (b"%PDF-1.4\n%%EOF\n", "kemitraan.pdf", 415),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "kemitraan.xls", 415),
+    (b"PK\x03\x04 not really a zip", "kemitraan.xlsx", 415),
+    (b"external_ref,large_nib,title\nA,3216000000001,x\n", "kemitraan.csv", 422),
+    (b"", "kemitraan.csv", 422),
+])
+def test_a_file_that_is_not_an_import_is_a_problem_and_records_nothing(
+        client: Any, world: dict[str, str], content: bytes, name: str, status: int) -> None:
+    before = client.get("/v1/health").json()["position"]
+    body = assert_problem(send(client, world["company"], content, name=name), status)
+    if status == 422 and content:
+        assert {"field": "file", "message": "missing column umkm_nib"} in body["errors"]
+    assert client.get("/v1/health").json()["position"] == before
+
+
+def test_a_file_over_the_upload_limit_is_413(client: Any, world: dict[str, str]) -> None:
+    rows = [row(f"BIG-{i}", title="x" * 250) for i in range(400)]  # > 64 KiB (test limit)
+    assert_problem(send(client, world["company"], csv_file(rows)), 413)
+
+
+def test_roles_that_may_not_propose_may_not_import(client: Any, world: dict[str, str],
+                                                   make_token: Any) -> None:
+    content = csv_file([row("PKS-1")])
+    for token in (world["dinas"], make_token("auditor"), make_token("umkm", nibs=[UMKM_A])):
+        assert_problem(send(client, token, content), 403)
+    assert_problem(client.post("/v1/imports/partnerships",
+                               files={"file": ("k.csv", content, "text/csv")}), 401)
+
+
+def test_the_templates_have_the_header_and_an_explanation_sheet(client: Any,
+                                                                world: dict[str, str]) -> None:
+    r = client.get("/v1/imports/partnerships/template", params={"format": "csv"},
+                   headers=bearer(world["dinas"]))
+    expect(r, 200)
+    assert r.content.decode().splitlines() == [",".join(HEADER)]
+    r = client.get("/v1/imports/partnerships/template", headers=bearer(world["company"]))
+    expect(r, 200)
+    assert r.headers["content-type"] == XLSX
+    wb = load_workbook(io.BytesIO(r.content))
+    assert [c.value for c in wb["Kemitraan"][1]] == HEADER
+    explained = {r[0] for r in wb["Penjelasan"].iter_rows(min_row=2, values_only=True)}
+    assert set(HEADER) <= explained
+    # the template, filled in, imports
+    ws = wb["Kemitraan"]
+    ws.append(["T-1", LARGE_A, UMKM_A, "waralaba", "", "Gerai", "2024-01-01", "", "",
+               "32.16"])
+    out = io.BytesIO()
+    wb.save(out)
+    body = expect(send(client, world["company"], out.getvalue(), name="t.xlsx", media=XLSX),
+                  200)
+    assert body["accepted"] == 1, body
+
+
+def test_rows_spread_over_many_batches_are_each_counted_once(
+        client: Any, world: dict[str, str], container: Any) -> None:
+    """Batches of 3 rows: a repeat of a row in a later batch is still caught."""
+    from datetime import datetime, timezone
+
+    from api.imports import read_upload
+    from domain.access import Principal, Role
+
+    rows = [row(f"B-{i}") for i in range(10)] + [row("B-1")]
+    upload = read_upload(csv_file(rows), "k.csv", 10**6)
+    who = Principal(id="importer", role=Role.COMPANY, nibs=(LARGE_A,))
+    seen: list[int] = []
+    result = container.ledger.import_partnerships(
+        who, datetime.now(timezone.utc), upload.rows(), batch_size=3, progress=seen.append)
+    assert (result.rows, result.accepted, len(set(result.created))) == (11, 10, 10)
+    assert [(n, [e.field for e in errs]) for n, errs in result.rejected] == [(12,
+                                                                             ["external_ref"])]
+    assert seen == [3, 3, 3, 2] and upload.estimate == 11
+    body = expect(send(client, world["company"], csv_file(rows)), 200)
+    assert (body["accepted"], body["unchanged"], len(body["rejected"])) == (0, 10, 1)

@@ -1,0 +1,219 @@
+"""The dashboard through HTTP: sign-in cookie, CSRF, role visibility, the pages' content."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.api.helpers import (
+    LARGE_A, REGION_A, UMKM_A, expect, post, propose, register_business, upload,
+)
+
+PAGES = ["/", "/kemitraan", "/bukti", "/impor", "/impor/template.xlsx",
+         "/kemitraan/unduh.xlsx", "/kemitraan/00000000-0000-4000-8000-000000000000",
+         "/bukti/no-such-evidence/berkas", "/kepatuhan", "/audit"]
+
+
+@pytest.fixture
+def backend() -> str:
+    """The pages call the same view queries as the API (tested on both stores): SQLite here."""
+    return "sqlite"
+
+
+@pytest.fixture
+def world(client: Any, make_token: Any, clock: Any) -> dict[str, str]:
+    from datetime import timedelta
+
+    admin = make_token("admin")
+    register_business(client, admin, LARGE_A, "besar", REGION_A)
+    register_business(client, admin, UMKM_A, "mikro", REGION_A + ".01")
+    company = make_token("company", nibs=[LARGE_A])
+    umkm = make_token("umkm", nibs=[UMKM_A])
+    pid = propose(client, company, LARGE_A, UMKM_A, REGION_A, title="Pasokan & <kue>")["id"]
+    clock.now += timedelta(hours=2)  # recorded later than the proposal
+    expect(post(client, umkm, pid, "confirm", {"effective_date": "2024-01-15"}), 200)
+    evidence = expect(upload(client, company, pid), 201)["evidence_id"]
+    return {"admin": admin, "company": company, "umkm": umkm, "pid": pid, "evidence": evidence,
+            "dinas": make_token("dinas", region=REGION_A),
+            "dinas_other": make_token("dinas", region="33.17"),
+            "auditor": make_token("auditor", region=REGION_A)}
+
+
+def sign_in(client: Any, token: str) -> str:
+    client.cookies.clear()
+    r = client.post("/masuk", data={"token": token, "lanjut": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    page = client.get(r.headers["location"])
+    m = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert m, page.text[:500]
+    return m.group(1)
+
+
+def test_every_page_but_sign_in_redirects_to_it_without_a_session(client: Any,
+                                                                  world: dict[str, str]) -> None:
+    for path in PAGES:
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/masuk?lanjut="), path
+    assert client.get("/masuk").status_code == 200
+    # a bearer header is not a session: the pages answer only to the cookie
+    r = client.get("/", headers={"Authorization": f"Bearer {world['admin']}"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_a_wrong_token_is_refused_in_indonesian(client: Any, world: dict[str, str]) -> None:
+    r = client.post("/masuk", data={"token": "kl_nope"})
+    assert r.status_code == 401 and "Token tidak dikenal" in r.text
+    assert "kemitraan_sesi" not in r.headers.get("set-cookie", "")
+
+
+def test_the_sign_in_redirect_never_leaves_the_site(client: Any, world: dict[str, str]) -> None:
+    r = client.post("/masuk", data={"token": world["dinas"], "lanjut": "//evil.example/x"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("role,visible,hidden", [
+    ("dinas", {"/", "/kemitraan", "/bukti", "/kepatuhan", "/audit"}, {"/impor"}),
+    ("auditor", {"/", "/kemitraan", "/kepatuhan", "/audit"}, {"/bukti", "/impor"}),
+    ("company", {"/kemitraan", "/impor", "/kepatuhan"}, {"/bukti", "/audit"}),
+    ("umkm", {"/kemitraan"}, {"/bukti", "/impor", "/kepatuhan", "/audit"}),
+])
+def test_a_role_sees_only_its_pages_and_the_others_answer_404(
+        client: Any, world: dict[str, str], role: str, visible: set[str],
+        hidden: set[str]) -> None:
+    sign_in(client, world[role])
+    menu = client.get("/kemitraan").text
+    for path in visible:
+        assert client.get(path).status_code == 200, path
+        assert f'href="{path}"' in menu, path
+    for path in hidden:
+        assert client.get(path).status_code == 404, path
+        assert f'href="{path}"' not in menu, path
+
+
+def test_the_overview_shows_the_funnel_as_a_chart_with_text(client: Any,
+                                                            world: dict[str, str]) -> None:
+    sign_in(client, world["dinas"])
+    page = client.get("/", params={"tahun": 2024})
+    assert page.status_code == 200
+    assert "Corong kemitraan" in page.text and "<svg" in page.text
+    assert re.search(r"<desc[^>]*>Dilaporkan: 1; Dikonfirmasi UMKM: 1; Terdokumentasi: 0; "
+                     r"Riil: 0</desc>", page.text), page.text
+    assert "Rantai pasok" in page.text and 'href="/?wilayah=32.16&amp;tahun=2024"' in page.text
+    # outside the token's region: not found
+    assert client.get("/", params={"wilayah": "33.17"}).status_code == 404
+
+
+def test_a_partnership_page_shows_its_timeline_and_steps_back_in_time(
+        client: Any, world: dict[str, str]) -> None:
+    sign_in(client, world["auditor"])
+    page = client.get(f"/kemitraan/{world['pid']}")
+    assert page.status_code == 200
+    assert "Pasokan &amp; &lt;kue&gt;" in page.text  # escaped
+    assert "Diusulkan" in page.text and "Dikonfirmasi UMKM" in page.text
+    assert "Rp 150.000.000" in page.text and "1 Januari 2024" in page.text
+    first = re.search(r'class="mundur" href="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    then = client.get(first)
+    assert 'id="status">Diusulkan<' in then.text and "Belum tercatat" in then.text
+    # another region's dinas cannot see it
+    sign_in(client, world["dinas_other"])
+    assert client.get(f"/kemitraan/{world['pid']}").status_code == 404
+
+
+def test_a_dinas_verifies_evidence_from_the_queue_with_csrf(client: Any,
+                                                            world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["dinas"])
+    queue = client.get("/bukti")
+    assert world["evidence"] in queue.text
+    assert client.get(f"/bukti/{world['evidence']}/berkas").content.startswith(b"%PDF")
+    form = {"partnership_id": world["pid"], "evidence_id": world["evidence"],
+            "keputusan": "verified", "kembali": "/bukti"}
+    assert client.post("/bukti/tinjau", data={**form, "csrf": "0" * 64}).status_code == 403
+    rejected = client.post("/bukti/tinjau", data={**form, "csrf": csrf, "keputusan": "rejected"})
+    assert "alasan wajib diisi" in rejected.text
+    done = client.post("/bukti/tinjau", data={**form, "csrf": csrf})
+    assert "Bukti diverifikasi." in done.text
+    assert world["evidence"] not in client.get("/bukti").text
+    got = expect(client.get(f"/v1/partnerships/{world['pid']}",
+                            headers={"Authorization": f"Bearer {world['dinas']}"}), 200)
+    assert got["evidence"][0]["review"]["decision"] == "verified"
+
+
+def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
+                                                         world: dict[str, str]) -> None:
+    sign_in(client, world["company"])
+    assert "Pasokan &amp; &lt;kue&gt;" in client.get("/kemitraan").text
+    r = client.get("/kemitraan/unduh.xlsx")
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "ID kemitraan" and rows[1][0] == world["pid"]
+
+
+def test_an_import_with_one_bad_row_shows_its_row_and_column(client: Any,
+                                                             world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["company"])
+    content = ("external_ref,large_nib,umkm_nib,pola,program,title,start_date,end_date,"
+               "value_idr,location_region_code\n"
+               f"W-1,{LARGE_A},{UMKM_A},subkontrak,,Baik,2024-01-01,,1000,32.16\n"
+               f"W-2,{LARGE_A},{UMKM_A},subkontrak,,Buruk,2024-01-01,,seribu,32.16\n").encode()
+    files = {"file": ("k.csv", content, "text/csv")}
+    assert client.post("/impor", data={"csrf": "x"}, files=files).status_code == 403
+    page = client.post("/impor", data={"csrf": csrf}, files=files)
+    assert page.status_code == 200
+    assert re.search(r"<td>3</td><td>value_idr</td><td>must be an integer", page.text)
+    assert "<strong>1</strong> dibuat" in page.text
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(client: Any,
+                                                            world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["dinas"])
+    assert client.post("/keluar", data={"csrf": "nope"}).status_code == 403
+    r = client.post("/keluar", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and 'kemitraan_sesi=""' in r.headers["set-cookie"]
+    client.cookies.clear()
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_pages_are_not_in_the_openapi_document(client: Any) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert all(p.startswith("/v1/") for p in paths), [p for p in paths if
+                                                     not p.startswith("/v1/")]
+
+
+def test_the_audit_page_shows_the_signed_checkpoint_and_proves_an_event(
+        client: Any, world: dict[str, str]) -> None:
+    sign_in(client, world["auditor"])
+    page = client.get("/audit")
+    assert "Checkpoint bertanda tangan terbaru" in page.text
+    size = int(re.search(r'id="ukuran">([\d.]+) peristiwa', page.text).group(1).replace(".", ""))
+    assert size >= 1
+    seq = expect(client.get(f"/v1/partnerships/{world['pid']}/events",
+                            headers={"Authorization": f"Bearer {world['auditor']}"}),
+                 200)["items"][0]["seq"]
+    checked = client.get("/audit", params={"seq": seq})
+    assert "termasuk dalam pohon bertanda tangan" in checked.text, checked.text
+
+
+def test_the_compliance_page_lists_the_region_and_explains_a_business(
+        client: Any, world: dict[str, str]) -> None:
+    import json
+    from pathlib import Path
+
+    pack = json.loads((Path(__file__).parents[2] / "rules" / "perbup-bekasi-73-2020.json")
+                      .read_text())
+    expect(client.post("/v1/regulations", headers={"Authorization": f"Bearer {world['admin']}"},
+                       json=pack), 201)
+    sign_in(client, world["dinas"])
+    page = client.get("/kepatuhan", params={"periode": "2024"})
+    assert page.status_code == 200 and pack["id"] in page.text, page.text[-2000:]
+    assert "Tidak patuh" in page.text
+    explained = client.get("/kepatuhan", params={"periode": "2024", "nib": LARGE_A})
+    assert "Penjelasan:" in explained.text
+    assert client.get("/kepatuhan", params={"nib": "3317000000001"}).status_code == 404
