@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -55,6 +56,7 @@ commands = st.one_of(
     st.tuples(st.just("affiliate"), st.sampled_from(LARGE), st.sampled_from(UMKM), day),
     st.tuples(st.just("unaffiliate"), st.sampled_from(LARGE), st.sampled_from(UMKM), day),
     st.tuples(st.just("regulate"), st.sampled_from(["enact", "amend", "revoke"]), day),
+    st.tuples(st.just("fact"), st.sampled_from(LARGE), st.integers(0, 10**6), day),
     st.tuples(st.just("catch_up"), st.integers(1, 9)),
 )
 
@@ -106,6 +108,11 @@ class World:
                 else:
                     lg.revoke_regulation(SYSTEM, now, PACK["id"], effective_date=on,
                                          reason="uji")
+                return
+            if op == "fact":
+                _, nib, value, on = cmd
+                lg.declare_fact(SYSTEM, now, nib, name="commercial_area", value=Decimal(value),
+                                unit="m2", effective_date=on, evidence_id=None)
                 return
             if op in ("scale", "affiliate", "unaffiliate"):
                 _, a, b, on = cmd
@@ -206,6 +213,7 @@ def test_the_property_reaches_every_view_table(container) -> None:  # type: igno
     world.apply(("scale", UMKM[0], "kecil", D0 + timedelta(days=20)))
     world.apply(("affiliate", LARGE[0], UMKM[1], D0))
     world.apply(("regulate", "enact", D0))
+    world.apply(("fact", LARGE[0], 1200, D0))
     container.views.catch_up()
     empty = [name for name, rows in dump(container.engine).items() if not rows]
     assert empty == []
