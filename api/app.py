@@ -9,13 +9,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import problems
+from api import audit, problems
 from api.auth import PrincipalCache
 from api.limits import UploadLimit
 from api.logs import RequestContext
 from api.routes import (
     businesses, evidence, health, partnerships, regulations, signals, stats, tokens,
 )
+from api.routes import imports as import_routes
+from api import web
+from api.routes import audit as audit_routes
+from api.routes import compliance as compliance_routes
 from api.wiring import Container
 
 DESCRIPTION = """Kemitraan Ledger records partnerships (*kemitraan*) between UMKM and large
@@ -32,9 +36,11 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_projections:
             container.views.start()
+            audit.start_signer(container)
         try:
             yield
         finally:
+            audit.stop_signer(container)
             container.views.stop()
 
     app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION,
@@ -48,6 +54,11 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     for module in (health, businesses, partnerships, evidence, tokens, stats, signals,
                    regulations):
         app.include_router(module.router)
+    app.include_router(import_routes.router)
+    app.include_router(web.router)  # the dashboard at / (not in the OpenAPI document)
+    app.mount("/static", web.static, name="static")
+    app.include_router(audit_routes.router)
+    app.include_router(compliance_routes.router)
     _document_problem_schema(app)
     return app
 

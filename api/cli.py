@@ -9,6 +9,9 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
+from api.cli_audit import audit_app
+from api.cli_compliance import compliance_app
+from api.cli_import import import_file
 from api.logs import configure
 from api.settings import Settings
 from api.wiring import ConfigurationError, Container, build
@@ -20,6 +23,9 @@ token_app = typer.Typer(no_args_is_help=True, help="Manage access tokens.")
 app.add_typer(token_app, name="token")
 projections_app = typer.Typer(no_args_is_help=True, help="Inspect and rebuild the views.")
 app.add_typer(projections_app, name="projections")
+app.command("import")(import_file)  # kemitraan import FILE [--dry-run]
+app.add_typer(audit_app, name="audit")  # kemitraan audit export / verify / check
+app.add_typer(compliance_app, name="compliance")  # kemitraan compliance report
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from projections.audit_log import AuditLogView
+from projections.compliance_facts import ComplianceFactsView
 from projections.evidence_index import EvidenceIndexView
 from projections.evidence_reuse import EvidenceReuseView
 from projections.partnership_list import PartnershipListView
@@ -11,4 +13,5 @@ from projections.runtime import View
 from projections.scale_upgrades import ScaleUpgradesView
 
 VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnershipsView,
-                           ScaleUpgradesView, EvidenceReuseView, RegulationsView]
+                           ScaleUpgradesView, EvidenceReuseView, RegulationsView,
+                           ComplianceFactsView, AuditLogView]

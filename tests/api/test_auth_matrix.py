@@ -150,6 +150,21 @@ MATRIX: list[tuple[str, str, int, int]] = [
     ("evidence_content", "auditor_national", 200, 200),
     ("evidence_content", "company", 200, 404),
     ("evidence_content", "umkm", 200, 404),
+    # GET /v1/compliance/{nib}: as reading the business; umkm never
+    ("compliance", "admin", 200, 200),
+    ("compliance", "dinas", 200, 404),
+    ("compliance", "auditor", 200, 404),
+    ("compliance", "auditor_national", 200, 200),
+    ("compliance", "company", 200, 404),
+    ("compliance", "umkm", 403, 403),
+    # GET /v1/compliance?region=: as statistics (403 outside the region); a company sees its own
+    # NIBs in any region; umkm never
+    ("compliance_list", "admin", 200, 200),
+    ("compliance_list", "dinas", 200, 403),
+    ("compliance_list", "auditor", 200, 403),
+    ("compliance_list", "auditor_national", 200, 200),
+    ("compliance_list", "company", 200, 200),
+    ("compliance_list", "umkm", 403, 403),
     # POST .../realizations on an active partnership: either party (and admin)
     ("report_realization", "admin", 201, 201),
     ("report_realization", "dinas", 403, 403),
@@ -343,6 +358,16 @@ def _content(w: World, token: str, role: str, target: str, extra: dict[str, str]
     return w.client.get(f"/v1/evidence/{extra['evidence_id']}/content", headers=bearer(token))
 
 
+def _compliance(w: World, token: str, role: str, target: str, _: dict[str, str]) -> Any:
+    return w.client.get(f"/v1/compliance/{_business(role, target)}", headers=bearer(token),
+                        params={"period": "2024"})
+
+
+def _compliance_list(w: World, token: str, role: str, target: str, _: dict[str, str]) -> Any:
+    return w.client.get("/v1/compliance", headers=bearer(token), params={
+        "period": "2024", "region": REGION_A if target == "own" else REGION_B})
+
+
 def _realization(w: World, token: str, role: str, target: str, _: dict[str, str]) -> Any:
     return w.client.post(f"/v1/partnerships/{w.pid(target)}/realizations", headers=bearer(token),
                          json={"period_start": "2024-01-01", "period_end": "2024-03-31",
@@ -371,6 +396,8 @@ ACTIONS: dict[str, tuple[str, Request]] = {
     "review_evidence": ("evidence", _review),
     "evidence_content": ("evidence", _content),
     "report_realization": ("active", _realization),
+    "compliance": ("proposed", _compliance),
+    "compliance_list": ("proposed", _compliance_list),
 }
 
 
@@ -539,3 +566,70 @@ def test_a_partnership_touching_two_regions_is_visible_to_the_dinas_of_each_and_
         assert pid not in {p["id"] for p in listed}, name
     province = make_token("dinas", region="32")  # the province contains 32.16
     assert c.get(f"/v1/partnerships/{pid}", headers=bearer(province)).status_code == 200
+
+
+# POST /v1/imports/partnerships: the roles that may propose. A row naming another company's
+# large NIB is that row's rejection (the caller's scope applies to every row), never a write.
+IMPORT_MATRIX: list[tuple[str, int, int]] = [
+    # (role, accepted rows of [own, other] or the status when the role may never import)
+    ("admin", 2, 200), ("company", 1, 200), ("dinas", 0, 403), ("auditor", 0, 403),
+    ("auditor_national", 0, 403), ("umkm", 0, 403),
+]
+
+
+@pytest.mark.parametrize(("role", "accepted", "status"), IMPORT_MATRIX,
+                         ids=[f"{r}-import-{s}" for r, _, s in IMPORT_MATRIX])
+def test_each_role_imports_only_the_rows_in_its_scope(world: World, role: str, accepted: int,
+                                                     status: int) -> None:
+    lines = ["external_ref,large_nib,umkm_nib,pola,program,title,start_date,end_date,value_idr,"
+             "location_region_code",
+             f"IMP-A,{LARGE_A},{UMKM_A},subkontrak,,Impor A,2024-02-01,,,{REGION_A}",
+             f"IMP-B,{LARGE_B},{UMKM_B},subkontrak,,Impor B,2024-02-01,,,{REGION_B}"]
+    head = world.log_position()
+    response = world.client.post("/v1/imports/partnerships", headers=bearer(world.tokens[role]),
+                                 files={"file": ("k.csv", "\n".join(lines).encode(), "text/csv")})
+    assert response.status_code == status, response.text[:300]
+    if status != 200:
+        assert world.log_position() == head
+        return
+    body = response.json()
+    assert body["accepted"] == accepted
+    assert world.log_position() == head + accepted
+    if role == "company":
+        assert body["rejected"] == [{"row": 3, "errors": [{
+            "column": "large_nib",
+            "message": "a company may only propose partnerships where it is the large party"}]}]
+
+
+# ---- the audit log (contract: Audit): readers and the events each sees -------------------------
+
+# (role, status of GET /v1/audit/*, partnerships whose events /v1/audit/events shows)
+AUDIT_SCOPE: list[tuple[str, int, set[str]]] = [
+    ("admin", 200, {"own", "other"}),
+    ("dinas", 200, {"own"}),
+    ("auditor", 200, {"own"}),
+    ("auditor_national", 200, {"own", "other"}),
+    ("company", 403, set()),
+    ("umkm", 403, set()),
+]
+
+
+@pytest.mark.parametrize(("role", "status", "visible"), AUDIT_SCOPE,
+                         ids=[row[0] for row in AUDIT_SCOPE])
+def test_the_audit_log_is_read_by_admin_dinas_and_auditors_each_in_its_scope(
+        world: World, role: str, status: int, visible: set[str]) -> None:
+    token = bearer(world.tokens[role])
+    head = world.log_position()
+    for path, params in (("/v1/audit/events", {"limit": 1000}), ("/v1/audit/keys", {}),
+                         ("/v1/audit/checkpoints/latest", {}),
+                         ("/v1/audit/proofs/inclusion", {"leaf_index": 0, "tree_size": 1}),
+                         ("/v1/audit/proofs/consistency", {"first": 1, "second": 2})):
+        response = world.client.get(path, headers=token, params=params)
+        assert response.status_code == status, (role, path, response.text[:300])
+    assert world.log_position() == head, "a read recorded an event"
+    if status == 200:
+        items = world.client.get("/v1/audit/events", headers=token,
+                                 params={"limit": 1000}).json()["items"]
+        streams = {e["stream_id"] for e in items}
+        shown = {t for t in ("own", "other") if world.pid(t) in streams}
+        assert shown == visible

@@ -70,6 +70,16 @@ OPERATIONS = [
     "GET /v1/regulations",
     "POST /v1/tokens",
     "DELETE /v1/tokens/{token_id}",
+    "GET /v1/audit/events",
+    "GET /v1/audit/keys",
+    "GET /v1/audit/checkpoints/latest",
+    "GET /v1/audit/checkpoints",
+    "GET /v1/audit/proofs/inclusion",
+    "GET /v1/audit/proofs/consistency",
+    "GET /v1/compliance",
+    "GET /v1/compliance/{nib}",
+    "GET /v1/imports/partnerships/template",
+    "POST /v1/imports/partnerships",
 ]
 
 # Checks: schemathesis' default set for this schema, i.e. not_a_server_error,
