@@ -201,7 +201,7 @@ def measure_region(ledger: Any, conn: sa.Connection, *, region: str | None, peri
             by_nib.setdefault(r.large_nib, []).append(r)
         sums[(p, prefix)] = (unit_list, by_nib)
     changing = cf.changing_scales(conn) if due else {}
-    extra = {(p, g): cf.grace_candidates(conn, scope, p.start, p.end) for p, g in graces}
+    extra = {(p, g): cf.grace_candidates(conn, scope, p.start, p.end, g) for p, g in graces}
     held: dict[tuple[str, str, int], set[str]] = {}
     results: list[ObligationResult] = []
     for b, v, oid, p in due:

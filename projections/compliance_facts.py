@@ -10,7 +10,7 @@ takes — the same facts the API otherwise replays from the event store as of an
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -170,12 +170,17 @@ def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,
 
 
 def _records(conn: sa.Connection, rows: Sequence[Any],
-             counted_in: tuple[date, date] | None = None) -> dict[str, list[PartnershipRecord]]:
+             counted_in: tuple[date, date] | None = None,
+             selected: Any = None) -> dict[str, list[PartnershipRecord]]:
+    """`selected`: the SELECT that found `rows` (ids and UMKM NIBs are then read in one query
+    each rather than in chunks of ids)."""
     ids = [r["id"] for r in rows]
     suspensions: dict[str, list[tuple[date, date | None]]] = {}
     decisions: dict[str, str | None] = {}
     realizations: dict[str, list[Any]] = {}
-    for chunk in _chunks(ids):
+    id_sets: Any = _chunks(ids) if selected is None else \
+        [sa.select(selected.c.id).scalar_subquery()]
+    for chunk in id_sets:
         for r in conn.execute(sa.select(rp.suspension).where(
                 rp.suspension.c.partnership_id.in_(chunk)).order_by(
                 rp.suspension.c.partnership_id, rp.suspension.c.n)):
@@ -194,7 +199,9 @@ def _records(conn: sa.Connection, rows: Sequence[Any],
     umkms = sorted({r["umkm_nib"] for r in rows})
     scales: dict[str, list[tuple[date, str]]] = {}
     affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-    for chunk in _chunks(umkms):
+    nib_sets: Any = _chunks(umkms) if selected is None else \
+        [sa.select(selected.c.umkm_nib).scalar_subquery()]
+    for chunk in nib_sets:
         for r in conn.execute(sa.select(rp.scale).where(rp.scale.c.nib.in_(chunk))
                               .order_by(rp.scale.c.nib, rp.scale.c.from_date, rp.scale.c.seq)):
             scales.setdefault(r.nib, []).append((r.from_date, r.scale))
@@ -293,24 +300,25 @@ def changing_scales(conn: sa.Connection) -> dict[str, list[tuple[date, str]]]:
     return out
 
 
-def grace_candidates(conn: sa.Connection, scope: sa.Select[Any], start: date, end: date
-                     ) -> dict[str, list[PartnershipRecord]]:
-    """The partnerships that a partner's graduation grace may make real in [start, end] and
-    that `partner_sums` does not count: documented, a counted realization overlapping the span,
-    no stored eligible window overlapping it (stored windows cut every `besar` day), with a UMKM
-    whose scale changed and was `besar` at some time. As `PartnershipRecord`s with only their
-    counted realizations in the span (as `partnership_records(realized_between=...)`), by
-    large NIB, for the domain to judge."""
+def grace_candidates(conn: sa.Connection, scope: sa.Select[Any], start: date, end: date,
+                     grace_days: int) -> dict[str, list[PartnershipRecord]]:
+    """The partnerships that a partner's graduation grace of `grace_days` may make real in
+    [start, end] and that `partner_sums` does not count: documented, a counted realization
+    overlapping the span, no stored eligible window overlapping it (stored windows cut every
+    `besar` day), with a UMKM whose scale changed and that became `besar` on a day whose grace
+    reaches into the span (after `start - grace_days`, by `end`). As `PartnershipRecord`s with
+    only their counted realizations in the span (as `partnership_records(realized_between=...)`),
+    by large NIB, for the domain to judge."""
     f, r, w, s = rp.facts, rp.realization, rp.window, rp.scale
-    graduated = (sa.select(s.c.nib).group_by(s.c.nib)
-                 .having(sa.func.count() > 1,
-                         sa.func.sum(sa.case((s.c.scale == "besar", 1), else_=0)) > 0))
+    changed = sa.select(s.c.nib).group_by(s.c.nib).having(sa.func.count() > 1)
+    graduated = sa.select(s.c.nib).where(
+        s.c.scale == "besar", s.c.from_date <= end,
+        s.c.from_date > start - timedelta(days=grace_days), s.c.nib.in_(changed))
     q = (sa.select(f).where(
         f.c.documented, f.c.large_nib.in_(scope), f.c.umkm_nib.in_(graduated),
         sa.exists().where(r.c.partnership_id == f.c.id, r.c.counted, r.c.period_start <= end,
                           r.c.period_end >= start),
         ~sa.exists().where(w.c.partnership_id == f.c.id, w.c.from_date <= end,
-                           sa.or_(w.c.to_date.is_(None), w.c.to_date >= start)))
-         .order_by(f.c.large_nib, f.c.id))
-    rows = conn.execute(q).mappings().all()
-    return _records(conn, rows, (start, end)) if rows else {}
+                           sa.or_(w.c.to_date.is_(None), w.c.to_date >= start))))
+    rows = conn.execute(q.order_by(f.c.large_nib, f.c.id)).mappings().all()
+    return _records(conn, rows, (start, end), q.subquery("candidates")) if rows else {}

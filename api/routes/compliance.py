@@ -71,8 +71,8 @@ def compliance_list(
     c = deps.container(request)
     position = c.views.read_position(None)
     with c.engine.connect() as conn:
-        _, results = cr.evaluate_region(c.ledger, conn, region=area, period=p,
-                                        regulation=regulation, nibs=nibs)
+        _, results = cr.measure_region(c.ledger, conn, region=area, period=p,
+                                       regulation=regulation, nibs=nibs)
     now = deps.now(request)
     if format != "json":
         return tabular_response(format, cr.COLUMNS, [cr.row(r) for r in results],
