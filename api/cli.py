@@ -133,14 +133,18 @@ if __name__ == "__main__":
 def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds between "
                                                 "looks at the log")] = 1.0) -> None:
     """Run the projections alone (deployments with several API processes)."""
+    from api import audit
+
     container = open_container()
     typer.echo(f"kemitraan project: {len(container.views.views)} views on "
-               f"{container.store_kind}; Ctrl-C stops", err=True)
+               f"{container.store_kind}, signing audit checkpoints; Ctrl-C stops", err=True)
+    audit.start_signer(container)  # concurrent signers are harmless: one checkpoint per size
     try:
         container.views.run_forever(poll)
     except KeyboardInterrupt:
         pass
     finally:
+        audit.stop_signer(container)
         container.close()
 
 

@@ -112,3 +112,31 @@ def check() -> None:
     finally:
         container.close()
     _finish(report)
+
+
+@audit_app.command("rotate-key")
+def rotate_key() -> None:
+    """Replace the checkpoint signing key (ADR 0014): the key file gets a new key, the old one
+    is kept beside it as `*.retired` and its validity ends now in /v1/audit/keys. A running
+    server sharing the key file switches to the new key by itself; checkpoints signed with the
+    old key stay valid, and the next one (when the log grows) is signed with the new key."""
+    from api.audit import checkpointer
+    from api.cli import fail, open_container
+    from projections.checkpoints import KeyRetired
+
+    container = open_container()
+    try:
+        container.views.catch_up()
+        signer = checkpointer(container)
+        try:
+            retired = signer.key_id
+            new = signer.rotate()
+        except KeyRetired as e:
+            fail(f"cannot rotate: {e} (the configured key file holds a retired key)", 1)
+        checkpoint = signer.fresh()  # covers the whole log (one checkpoint per tree size)
+    finally:
+        container.close()
+    typer.echo(json.dumps({"retired_key_id": retired, "key_id": new,
+                           "key_file": str(signer.key_path),
+                           "latest_checkpoint": {k: checkpoint[k] for k in (
+                               "tree_size", "key_id", "issued_at")}}, default=str))

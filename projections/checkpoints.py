@@ -129,6 +129,46 @@ class Checkpointer:
                 pass
         log.info("audit.key_registered", key_id=kid)
 
+    def rotate(self, now: datetime | None = None) -> str:
+        """Replace the signing key: the file at `key_path` gets a new key (the old one is kept
+        beside it as `<name>.<key_id>.retired`, mode 0600), which retires the current key and
+        becomes current. A running signer that shares the file picks the new key up by itself
+        (`_reload`). Answers the new key id."""
+        old = self._signing_key()
+        old_id = self.key_id
+        kept = self.key_path.with_name(f"{self.key_path.name}.{old_id}.retired")
+        self.key_path.rename(kept)
+        self._key = None
+        try:
+            self.setup(now)
+        except BaseException:  # nothing registered: put the old key back
+            self.key_path.unlink(missing_ok=True)
+            kept.rename(self.key_path)
+            self._key = old
+            raise
+        log.info("audit.key_rotated", retired=old_id, key_id=self.key_id)
+        return self.key_id
+
+    def _reload(self) -> bool:
+        """After `KeyRetired`: if the key file now holds the current key (rotated by another
+        process), sign with it from now on. False if it does not."""
+        try:
+            fresh = load_or_create_key(self.key_path) if self.key_path.exists() else None
+        except ValueError:
+            return False
+        if fresh is None:
+            return False
+        public = fresh.public_key().public_bytes(serialization.Encoding.Raw,
+                                                 serialization.PublicFormat.Raw)
+        kid = key_id(self.origin, public)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(keys.c.valid_to).where(keys.c.key_id == kid)).first()
+        if row is None or row.valid_to is not None:
+            return False
+        self._key = fresh
+        log.info("audit.key_reloaded", key_id=kid)
+        return True
+
     def keys(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(keys).order_by(keys.c.valid_from, keys.c.key_id)).all()
@@ -163,7 +203,7 @@ class Checkpointer:
             with self.engine.connect() as conn:
                 current = conn.execute(sa.select(keys.c.valid_to).where(
                     keys.c.key_id == self.key_id)).first()
-                if current is None or current.valid_to is not None:
+                if (current is None or current.valid_to is not None) and not self._reload():
                     raise KeyRetired(f"signing key {self.key_id} is not the current key")
                 size = audit_log.tree_size(conn)
                 root = audit_log.root(conn, size)
@@ -233,7 +273,7 @@ class Checkpointer:
             try:
                 if self.due():
                     self.sign()
-            except KeyRetired as e:
+            except KeyRetired as e:  # sign() already tried the key file again
                 log.error("audit.key_retired", error=str(e))
                 return
             except Exception as e:  # an outage must not kill the signer

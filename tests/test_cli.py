@@ -139,10 +139,33 @@ def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
                 min(p for p, _ in _status(tmp_path).values()) < new_head:
             time.sleep(0.3)
         assert min(p for p, _ in _status(tmp_path).values()) == new_head
+        # and signs an audit checkpoint of what it folded (ADR 0014), with no API running
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _checkpoint_size(tmp_path) < new_head:
+            time.sleep(0.3)
+        assert _checkpoint_size(tmp_path) == new_head
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def _checkpoint_size(data_dir: Path) -> int:
+    """Tree size of the newest signed checkpoint, read straight from the table (0 if none)."""
+    import sqlalchemy as sa
+
+    from api.settings import Settings
+    from projections.checkpoints import checkpoints
+
+    engine = sa.create_engine(f"sqlite:///{Settings(data_dir=data_dir).sqlite_path}")
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(checkpoints.name):
+                return 0
+            return int(conn.execute(sa.select(sa.func.max(checkpoints.c.tree_size))).scalar()
+                       or 0)
+    finally:
+        engine.dispose()
 
 
 def _ledger_with_partnerships_more(data_dir: Path) -> int:

@@ -250,3 +250,29 @@ def test_the_cadence_signs_after_n_events_or_m_seconds(container: Any, client: A
     expect(post(client, world["admin"], world["pb"], "withdraw", {"reason": "y"}), 200)
     container.views.catch_up()
     assert signer.due(now + timedelta(seconds=1))          # N events
+
+
+def test_rotate_key_replaces_the_file_and_a_running_signer_follows_it(
+        client: Any, world: dict[str, Any], container: Any) -> None:
+    """`kemitraan audit rotate-key` in another process: the server's signer, holding the old
+    key in memory, signs the next checkpoint with the new key from the shared file."""
+    token = world["auditor"]
+    cp1 = expect(client.get("/v1/audit/checkpoints/latest", headers=bearer(token)), 200)
+    key_file = container.settings.audit_key_file
+    other_process = Checkpointer(container.engine, key_file, container.settings.audit_origin)
+    new_id = other_process.rotate()
+    assert new_id != cp1["key_id"]
+    retired = key_file.with_name(f"{key_file.name}.{cp1['key_id']}.retired")
+    assert retired.exists() and stat.S_IMODE(os.stat(retired).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    expect(post(client, world["admin"], world["pb"], "withdraw", {"reason": "batal"}), 200)
+    cp2 = expect(client.get("/v1/audit/checkpoints/latest", headers=bearer(token)), 200)
+    assert cp2["tree_size"] > cp1["tree_size"] and cp2["key_id"] == new_id
+    keys = expect(client.get("/v1/audit/keys", headers=bearer(token)), 200)
+    assert [(k["key_id"], k["valid_to"] is None) for k in keys] == [(cp1["key_id"], False),
+                                                                     (new_id, True)]
+    check_signature(client, token, cp1)
+    check_signature(client, token, cp2)
+    # the retired key file cannot come back into service
+    with pytest.raises(KeyRetired):
+        Checkpointer(container.engine, retired, container.settings.audit_origin).setup()
