@@ -11,12 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.web import format as fmt
+from api.web import pesan
 from api.web.session import COOKIE, csrf_token, web_principal
 from domain.access import Principal, Role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(fmt.FILTERS)
+templates.env.filters["terjemah"] = pesan.indonesian
 templates.env.globals["persen"] = fmt.persen
 
 _READERS = frozenset(Role)

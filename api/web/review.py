@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from api import deps
 from api.problems import Problem
 from api.routes.evidence import evidence_content
+from api.web import pesan
 from api.web.common import guard, not_found, render, safe_next
 from api.web.pages import NAMES
 from api.web.session import check_csrf, web_principal
@@ -68,7 +69,7 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     except (ValueError, NotFound):
         return not_found(request, page)
     except DomainError as e:
-        message = "Gagal: " + _indonesian(e.detail)
+        message = "Gagal: " + pesan.indonesian(e.detail)
     else:
         message = ("Bukti diverifikasi." if keputusan == "verified"
                    else "Bukti ditolak dengan alasan tercatat.")
@@ -77,10 +78,3 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
 
 
-def _indonesian(detail: str) -> str:
-    known = {"reason: is required when rejecting evidence": "alasan wajib diisi bila menolak",
-             "already reviewed": "bukti ini sudah ditinjau"}
-    for key, text in known.items():
-        if key in detail:
-            return text
-    return detail

@@ -187,7 +187,7 @@ def test_a_company_imports_a_file_with_one_bad_row(demo: dict[str, Any], browser
     rejected = page.locator("#ditolak tbody tr")
     assert rejected.count() == 1
     cells = rejected.first.locator("td").all_text_contents()
-    assert cells[:2] == ["3", "start_date"] and "must be a date" in cells[2]
+    assert cells[:2] == ["3", "start_date"] and "harus tanggal" in cells[2]
     assert "1 dibuat" in " ".join(page.locator("#hasil .ringkas").text_content().split())
     page.screenshot(path=str(SHOTS / "impor.png"), full_page=True)
     page.click("button:has-text('Keluar')")

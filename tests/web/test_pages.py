@@ -167,8 +167,145 @@ def test_an_import_with_one_bad_row_shows_its_row_and_column(client: Any,
     assert client.post("/impor", data={"csrf": "x"}, files=files).status_code == 403
     page = client.post("/impor", data={"csrf": csrf}, files=files)
     assert page.status_code == 200
-    assert re.search(r"<td>3</td><td>value_idr</td><td>must be an integer", page.text)
+    assert re.search(r"<td>3</td><td>value_idr</td><td>harus bilangan bulat rupiah", page.text)
     assert "<strong>1</strong> dibuat" in page.text
+
+
+HEADER = ("external_ref,large_nib,umkm_nib,pola,program,title,start_date,end_date,value_idr,"
+          "location_region_code\n")
+
+
+def _rejected(page: Any) -> dict[int, list[tuple[str, str]]]:
+    """The rejected-rows table of the import page: row -> [(column, message)]."""
+    import html
+
+    found: dict[int, list[tuple[str, str]]] = {}
+    for row, column, message in re.findall(
+            r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page.text):
+        found.setdefault(int(row), []).append((column, html.unescape(message)))
+    return found
+
+
+def test_every_rejected_row_is_explained_in_bahasa_indonesia(client: Any,
+                                                             world: dict[str, str]) -> None:
+    """Dinas and company staff read the import's row errors in Bahasa Indonesia: each kind of
+    row error the import produces, through the page, with its row and column."""
+    other = "3216000000999"  # registered nowhere
+    rows = [
+        f"B-1,{LARGE_A},{UMKM_A},subkontrak,,Baik,2024-01-01,,1000,32.16",            # 2 ok
+        f"B-2,{LARGE_A},{UMKM_A},subkontrak,,Rupiah,2024-01-01,,seribu,32.16",        # 3
+        f"B-3,123,{UMKM_A},subkontrak,,NIB,2024-01-01,,1000,32.16",                   # 4
+        f"B-4,{LARGE_A},{UMKM_A},barter,,Pola,2024-01-01,,1000,32.16",                # 5
+        f"B-5,{LARGE_A},{UMKM_A},subkontrak,,Tanggal,kemarin,,1000,32.16",            # 6
+        f"B-6,{LARGE_A},{UMKM_A},subkontrak,,Urutan,2024-02-01,2024-01-01,1000,32.16",  # 7
+        f"B-7,{LARGE_A},{other},subkontrak,,UMKM,2024-01-01,,1000,32.16",             # 8
+        f"B-8,{UMKM_A},{UMKM_A},subkontrak,,Besar,2024-01-01,,1000,32.16",            # 9
+        f"B-9,{LARGE_A},{LARGE_A},subkontrak,,Skala,2024-01-01,,1000,32.16",          # 10
+        f",{LARGE_A},{UMKM_A},subkontrak,,Ref,2024-01-01,,1000,32.16",                # 11
+        f"B-1,{LARGE_A},{UMKM_A},subkontrak,,Baik,2024-01-01,,1000,32.16",            # 12
+        f"B-12,{LARGE_A},{UMKM_A},subkontrak,,Wilayah,2024-01-01,,1000,Bekasi",       # 13
+        f"B-13,{LARGE_A},{UMKM_A},subkontrak,,,2024-01-01,,1000,32.16",               # 14
+        f"B-14,{LARGE_A},{UMKM_A},subkontrak,,{'x' * 301},2024-01-01,,1000,32.16",    # 15
+    ]
+    csrf = sign_in(client, world["admin"])
+    files = {"file": ("b.csv", (HEADER + "\n".join(rows) + "\n").encode(), "text/csv")}
+    page = client.post("/impor", data={"csrf": csrf, "uji": "ya"}, files=files)
+    assert page.status_code == 200, page.text
+    got = _rejected(page)
+    assert got == {
+        3: [("value_idr", "harus bilangan bulat rupiah, misalnya 150000000 atau 150.000.000")],
+        4: [("large_nib", "harus 13 digit angka")],
+        5: [("pola", got[5][0][1])],
+        6: [("start_date", "harus tanggal dengan format TTTT-BB-HH (atau HH/BB/TTTT)")],
+        7: [("end_date", "tidak boleh sebelum start_date")],
+        8: [("umkm_nib", "bukan pelaku usaha yang terdaftar")],
+        9: [("large_nib", "harus usaha besar")],
+        10: [("umkm_nib", "harus usaha mikro, kecil, atau menengah")],
+        11: [("external_ref", "wajib diisi")],
+        12: [("external_ref", "mengulang baris 2 (large_nib dan external_ref sama)")],
+        13: [("location_region_code",
+              "harus kode wilayah Kemendagri, misalnya 32.16 atau 32.16.01.2001")],
+        14: [("title", "wajib diisi")],
+        15: [("title", "paling banyak 300 karakter")],
+    }, got
+    assert got[5][0][1].startswith("harus salah satu dari: ") and "subkontrak" in got[5][0][1]
+    assert "<strong>1</strong> akan dibuat" in page.text
+
+    # a company naming another large business; a row imported before with other values
+    client.cookies.clear()
+    csrf = sign_in(client, world["company"])
+    first = f"C-1,{LARGE_A},{UMKM_A},subkontrak,,Awal,2024-01-01,,1000,32.16\n"
+    files = {"file": ("c.csv", (HEADER + first).encode(), "text/csv")}
+    assert "<strong>1</strong> dibuat" in client.post("/impor", data={"csrf": csrf},
+                                                       files=files).text
+    again = (f"C-1,{LARGE_A},{UMKM_A},subkontrak,,Diubah,2024-01-01,,1000,32.16\n"
+             f"C-2,{other},{UMKM_A},subkontrak,,Lain,2024-01-01,,1000,32.16\n")
+    files = {"file": ("c.csv", (HEADER + again).encode(), "text/csv")}
+    got = _rejected(client.post("/impor", data={"csrf": csrf, "uji": "ya"}, files=files))
+    assert got == {
+        2: [("external_ref", "sudah pernah diimpor dengan isi lain; ubah kemitraan itu melalui "
+                             "API (amend), bukan dengan impor ulang")],
+        3: [("large_nib", "perusahaan hanya boleh mengajukan kemitraan yang menyebut dirinya "
+                          "sebagai usaha besar")],
+    }, got
+
+
+def test_a_refused_file_is_explained_in_bahasa_indonesia(client: Any,
+                                                         world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["company"])
+    files = {"file": ("k.csv", b"external_ref,large_nib\nA,1\n", "text/csv")}
+    page = client.post("/impor", data={"csrf": csrf}, files=files)
+    assert page.status_code == 422
+    assert "baris judul tidak memuat kolom umkm_nib, pola" in page.text
+    assert "kolom title tidak ada" in page.text and "missing" not in page.text
+    files = {"file": ("k.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64,
+                      "application/vnd.ms-excel")}
+    page = client.post("/impor", data={"csrf": csrf}, files=files)
+    assert page.status_code == 415
+    assert "berkas .xls lama tidak dapat dibaca: simpan sebagai .xlsx atau .csv" in page.text
+
+
+# Every English message a page can show (the API's own text), with no pattern missing.
+ENGLISH = [
+    "is required", "must be 13 digits", "each KBLI code must be 5 digits",
+    "must be a Kemendagri code such as 32.16 or 32.16.01.2001",
+    "must be empty or a Kemendagri code such as 32.16",
+    "must be one of mikro, kecil, menengah, besar", "must be an integer number of rupiah",
+    "must be an integer number of rupiah (no decimals)",
+    "must be an integer number of rupiah, e.g. 150000000 or 150.000.000",
+    "must be between 0 and 10^18 rupiah", "must be text", "must be text, not a date",
+    "must be at most 200 characters", "must be a date YYYY-MM-DD",
+    "must be a date YYYY-MM-DD (or DD/MM/YYYY)", "must not be before start_date",
+    "is not a registered business", "must be a besar business",
+    "must be a mikro, kecil or menengah business",
+    "a company may only propose partnerships where it is the large party",
+    "repeats row 7 (same large_nib and external_ref)",
+    "was imported before with other values; change that partnership through the API (amend) "
+    "instead",
+    "the file is larger than the upload limit of 20971520 bytes", "the file is empty", "is empty",
+    "old .xls workbooks are not read: save the file as .xlsx or .csv",
+    "data.pdf is not a readable .xlsx or .csv file",
+    "the file is neither CSV text nor an .xlsx workbook",
+    "the file is neither CSV text nor a readable .xlsx workbook",
+    "the workbook inflates to more than the import accepts",
+    "the file is not a readable .xlsx workbook", "the file has more than 100000 rows; split it",
+    "the file has 100001 rows, more than the 100000 one import accepts; split it",
+    "the header row lacks the column(s) pola, title (download the template)",
+    "missing column pola", "reason: is required when rejecting evidence",
+    "decision: must be verified or rejected",
+    "evidence e1 was already reviewed (verified); submit a new file instead",
+    "evidence e1 was already reviewed (rejected); submit a new file instead",
+    "a period is a year (2024) or a quarter (2024-Q1)", "the year must be between 1900 and 9998",
+]
+
+
+@pytest.mark.parametrize("message", ENGLISH)
+def test_the_catalog_translates_every_message_a_page_shows(message: str) -> None:
+    from api.web.pesan import translate
+
+    text = translate(message)
+    assert text is not None and text != message
+    assert not re.search(r"\b(must|the|is|of|be)\b", text), text
 
 
 def test_sign_out_needs_the_csrf_token_and_ends_the_session(client: Any,
