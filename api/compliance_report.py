@@ -200,7 +200,6 @@ def measure_region(ledger: Any, conn: sa.Connection, *, region: str | None, peri
         for r in cf.partner_sums(conn, scope, p.start, p.end, prefix, unit_list):
             by_nib.setdefault(r.large_nib, []).append(r)
         sums[(p, prefix)] = (unit_list, by_nib)
-    changing = cf.changing_scales(conn) if due else {}
     extra = {(p, g): cf.grace_candidates(conn, scope, p.start, p.end, g) for p, g in graces}
     held: dict[tuple[str, str, int], set[str]] = {}
     results: list[ObligationResult] = []
@@ -222,7 +221,7 @@ def measure_region(ledger: Any, conn: sa.Connection, *, region: str | None, peri
             else:
                 key = (r.umkm_nib, p.label, grace)
                 if key not in held:
-                    held[key] = scales_held(changing.get(r.umkm_nib, ()), p, grace)
+                    held[key] = scales_held(rp.parse_scale_history(r.scales), p, grace)
                 if not held[key] & wanted_scales:
                     continue
                 partners.add(r.umkm_nib)

@@ -44,6 +44,9 @@ from domain.compliance import (  # noqa: E402
 from domain.reality import (  # noqa: E402
     PartnershipFacts, PartyFacts, RealizationFacts, eligible_windows,
 )
+from projections.real_partnerships import real_spans, span  # noqa: E402
+
+SPAN_COLUMNS = [c.name for c in span.c]
 
 PER_BUSINESS = 200
 D0 = date(2024, 1, 1)
@@ -153,7 +156,7 @@ def seed(url: str, n: int, businesses: int) -> None:
         with conn.cursor() as cur:
             for table in ("view_compliance_business", "view_compliance_fact", "view_real_scale",
                           "view_real_partnership", "view_real_window", "view_real_realization",
-                          "view_real_suspension", "view_real_evidence"):
+                          "view_real_suspension", "view_real_evidence", "view_real_span"):
                 cur.execute(f"TRUNCATE {table}")
         larges = [f"31{i:011d}" for i in range(businesses)]
         umkms = [f"3171{i:09d}" for i in range(400_000)]
@@ -204,6 +207,8 @@ def seed(url: str, n: int, businesses: int) -> None:
                 "31.71", "31.71", "31.71.01", s, e, None, True, False, False, doc, doc, s, e)
                for pid, large, umkm, s, e, doc, _ in plan))
 
+        stored_windows: dict[str, list[tuple[date, date | None]]] = {}
+
         def windows() -> Any:  # what the view stores: `domain.reality.eligible_windows`
             for pid, large, umkm, s, e, doc, sus in plan:
                 if not doc:
@@ -216,21 +221,38 @@ def seed(url: str, n: int, businesses: int) -> None:
                     suspensions=((s + timedelta(days=30), s + timedelta(days=60)),) if sus
                     else ())
                 for a, z in eligible_windows(f, PartyFacts(scales[umkm], ())):
+                    stored_windows.setdefault(pid, []).append((a, z))
                     yield (pid, a, z)
         _copy(conn, "view_real_window", ["partnership_id", "from_date", "to_date"], windows())
         _copy(conn, "view_real_suspension", ["partnership_id", "n", "from_date", "to_date"],
               ((pid, 0, s + timedelta(days=30), s + timedelta(days=60))
                for pid, _, _, s, _, _, sus in plan if sus))
 
+        counted: dict[str, list[dict[str, Any]]] = {}
+
         def realizations() -> Any:
             for pid, _, _, s, e, doc, _ in plan:
                 for k, (a, z) in enumerate(((date(2024, 3, 1), date(2024, 3, 31)),
                                             (date(2024, 9, 1), date(2024, 9, 30)))):
-                    yield (f"{pid[:-1]}{k}", pid, a, z, 1_000_000 * (k + 1), 10.0 * (k + 1),
+                    row = (f"{pid[:-1]}{k}", pid, a, z, 1_000_000 * (k + 1), 10.0 * (k + 1),
                            "m2", f"{pid[:-1]}{k}", rng.random() < 0.85)
+                    if row[-1]:
+                        counted.setdefault(pid, []).append(
+                            {"period_start": a, "period_end": z, "value_idr": row[4],
+                             "quantity": row[5], "unit": row[6]})
+                    yield row
         _copy(conn, "view_real_realization", [
             "realization_id", "partnership_id", "period_start", "period_end", "value_idr",
             "quantity", "unit", "evidence_ids", "counted"], realizations())
+
+        def spans() -> Any:  # what the view stores: `projections.real_partnerships.real_spans`
+            for pid, large, umkm, _, _, doc, _ in plan:
+                row = {"id": pid, "documented": doc, "large_nib": large, "umkm_nib": umkm,
+                       "umkm_region_code": "31.71.01"}
+                for x in real_spans(row, stored_windows.get(pid, []), counted.get(pid, []),
+                                    scales[umkm]):
+                    yield tuple(x[c] for c in SPAN_COLUMNS)
+        _copy(conn, "view_real_span", SPAN_COLUMNS, spans())
         conn.commit()
         with conn.cursor() as cur:
             cur.execute("ANALYZE")

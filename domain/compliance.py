@@ -224,10 +224,14 @@ def _obligation(v: RegulationVersion, obligation_id: str) -> dict[str, Any] | No
 
 
 def due(obligation_id: str, versions: Sequence[RegulationVersion], b: BusinessFacts,
-        period: Period) -> RegulationVersion | None:
+        period: Period, windows: list[tuple[RegulationVersion, Window]] | None = None
+        ) -> RegulationVersion | None:
     """The version to apply when the obligation is due for the business in `period`, else None
-    (it does not apply on any day of the period, or the period ends inside its grace)."""
-    windows = applicable_windows(obligation_id, versions, b)
+    (it does not apply on any day of the period, or the period ends inside its grace).
+    `windows`: `applicable_windows(...)` when the caller already has them (they do not depend
+    on the period)."""
+    if windows is None:
+        windows = applicable_windows(obligation_id, versions, b)
     if not windows:
         return None
     first = min(w[0] for _, w in windows)
@@ -410,9 +414,12 @@ def due_obligations(regulations: Sequence[Sequence[RegulationVersion]], b: Busin
             kinds = list(dict.fromkeys(o["period"] for v in versions
                                        for o in v.pack["obligations"] if o["id"] == oid))
             seen: set[str] = set()
+            windows = applicable_windows(oid, versions, b)
+            if not windows:
+                continue
             for kind in kinds:
                 for period in periods_for(kind, requested):
-                    version = due(oid, versions, b, period)
+                    version = due(oid, versions, b, period, windows)
                     if version is None or period.label in seen:
                         continue
                     ob = _obligation(version, oid)

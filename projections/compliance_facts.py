@@ -169,26 +169,35 @@ def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,
     return out
 
 
+def _batches(conn: sa.Connection, values: Sequence[str]) -> list[Sequence[str]]:
+    """PostgreSQL takes any number of values in one array parameter (`_in`); SQLite takes
+    them in chunks of `_CHUNK` parameters."""
+    return [values] if conn.dialect.name == "postgresql" else list(_chunks(values))
+
+
+def _in(conn: sa.Connection, column: Any, values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """`column IN values`: on PostgreSQL one `= ANY(array)` with a single parameter."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == sa.func.any(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
+    return column.in_(values)
+
+
 def _records(conn: sa.Connection, rows: Sequence[Any],
-             counted_in: tuple[date, date] | None = None,
-             selected: Any = None) -> dict[str, list[PartnershipRecord]]:
-    """`selected`: the SELECT that found `rows` (ids and UMKM NIBs are then read in one query
-    each rather than in chunks of ids)."""
+             counted_in: tuple[date, date] | None = None) -> dict[str, list[PartnershipRecord]]:
     ids = [r["id"] for r in rows]
     suspensions: dict[str, list[tuple[date, date | None]]] = {}
     decisions: dict[str, str | None] = {}
     realizations: dict[str, list[Any]] = {}
-    id_sets: Any = _chunks(ids) if selected is None else \
-        [sa.select(selected.c.id).scalar_subquery()]
-    for chunk in id_sets:
+    for chunk in _batches(conn, ids):
         for r in conn.execute(sa.select(rp.suspension).where(
-                rp.suspension.c.partnership_id.in_(chunk)).order_by(
+                _in(conn, rp.suspension.c.partnership_id, chunk)).order_by(
                 rp.suspension.c.partnership_id, rp.suspension.c.n)):
             suspensions.setdefault(r.partnership_id, []).append((r.from_date, r.to_date))
-        rq = sa.select(rp.realization).where(rp.realization.c.partnership_id.in_(chunk))
+        rq = sa.select(rp.realization).where(_in(conn, rp.realization.c.partnership_id, chunk))
         if counted_in is None:
             for r in conn.execute(sa.select(rp.evidence.c.evidence_id, rp.evidence.c.decision)
-                                  .where(rp.evidence.c.partnership_id.in_(chunk))):
+                                  .where(_in(conn, rp.evidence.c.partnership_id, chunk))):
                 decisions[r.evidence_id] = r.decision
         else:
             rq = rq.where(rp.realization.c.counted,
@@ -199,14 +208,12 @@ def _records(conn: sa.Connection, rows: Sequence[Any],
     umkms = sorted({r["umkm_nib"] for r in rows})
     scales: dict[str, list[tuple[date, str]]] = {}
     affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-    nib_sets: Any = _chunks(umkms) if selected is None else \
-        [sa.select(selected.c.umkm_nib).scalar_subquery()]
-    for chunk in nib_sets:
-        for r in conn.execute(sa.select(rp.scale).where(rp.scale.c.nib.in_(chunk))
+    for chunk in _batches(conn, umkms):
+        for r in conn.execute(sa.select(rp.scale).where(_in(conn, rp.scale.c.nib, chunk))
                               .order_by(rp.scale.c.nib, rp.scale.c.from_date, rp.scale.c.seq)):
             scales.setdefault(r.nib, []).append((r.from_date, r.scale))
         for r in conn.execute(sa.select(rp.affiliation).where(
-                rp.affiliation.c.umkm_nib.in_(chunk)).order_by(rp.affiliation.c.seq)):
+                _in(conn, rp.affiliation.c.umkm_nib, chunk)).order_by(rp.affiliation.c.seq)):
             affs.setdefault((r.umkm_nib, r.large_nib), []).append((r.from_date, r.to_date))
     out: dict[str, list[PartnershipRecord]] = {}
     for r in rows:
@@ -244,60 +251,46 @@ def business_scope(*, region: str | None, nibs: Sequence[str] | None) -> sa.Sele
     return q
 
 
-def _umkm_scales() -> Any:
-    """Per NIB: how many scale periods it has, and its scale when it has only one."""
-    s = rp.scale
-    return sa.select(s.c.nib, sa.func.count().label("n"), sa.func.min(s.c.scale).label("scale")
-                     ).group_by(s.c.nib).subquery("umkm_scale")
+def _quantity(conn: sa.Connection, unit: str) -> Any:
+    """The quantity of `unit` in a span row (NULL when it has none of that unit)."""
+    s = rp.span
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+        several = sa.cast(s.c.quantities, JSONB)[unit].as_float()
+    else:
+        several = sa.type_coerce(s.c.quantities, sa.JSON)[unit].as_float()
+    return sa.case((s.c.unit == unit, s.c.quantity),
+                   (s.c.quantities.is_not(None), several))
 
 
 def partner_sums(conn: sa.Connection, scope: sa.Select[Any], start: date, end: date,
                  partner_region: str, units: Sequence[str]) -> list[Any]:
-    """Over the partnerships real in [start, end] by the stored derivations (documented, an
-    eligible window and a counted realization overlapping it: `rp.real_in_period`) whose
-    UMKM's region lies in `partner_region` and whose large business is in `scope`: per large
-    NIB and UMKM scale (UMKM with a single scale period) or per large NIB and UMKM (UMKM whose
-    scale changed, judged by the caller), the number of partnerships, of distinct UMKM, the
+    """Over the partnerships real in the calendar year or quarter [start, end] by the stored
+    derivations (documented, an eligible window and a counted realization overlapping it:
+    `rp.real_in_period`, stored per span in `rp.span`) whose UMKM's region lies in
+    `partner_region` and whose large business is in `scope`: per large NIB and UMKM scale (UMKM
+    with a single scale period) or per large NIB and UMKM (UMKM whose scale changed, judged by
+    the caller from `scales`, its history), the number of partnerships, of distinct UMKM, the
     rupiah of their counted realizations overlapping the span, and the quantity of those in
-    each of `units` (columns q0, q1, ...). UMKM of unknown scale match no filter: left out."""
-    f, r, w = rp.facts, rp.realization, rp.window
-    u = _umkm_scales()
-    realized = (sa.select(r.c.partnership_id, sa.func.sum(r.c.value_idr).label("v"),
-                          *(sa.func.sum(sa.case((r.c.unit == unit, r.c.quantity))).label(f"q{i}")
-                            for i, unit in enumerate(units)))
-                .where(r.c.counted, r.c.period_start <= end, r.c.period_end >= start)
-                .group_by(r.c.partnership_id).subquery("realized"))
-    eligible = sa.exists().where(w.c.partnership_id == f.c.id, w.c.from_date <= end,
-                                 sa.or_(w.c.to_date.is_(None), w.c.to_date >= start))
-    rows = (sa.select(
-        f.c.large_nib, sa.case((u.c.n == 1, u.c.scale)).label("scale"),
-        sa.case((u.c.n > 1, f.c.umkm_nib)).label("changing"), f.c.umkm_nib,
-        realized.c.v, *(realized.c[f"q{i}"] for i in range(len(units))))
-        .select_from(f.join(realized, realized.c.partnership_id == f.c.id)
-                     .join(u, u.c.nib == f.c.umkm_nib))
-        .where(f.c.documented, eligible, f.c.large_nib.in_(scope),
-               region_within(f.c.umkm_region_code, partner_region))
-        .subquery("counted"))
+    each of `units` (columns q0, q1, ...). UMKM of unknown scale have no span rows: left out,
+    as no filter matches them."""
+    label = rp.span_label(start, end)
+    if label is None:
+        raise ValueError(f"{start}..{end} is not a calendar year or quarter")
+    s = rp.span
+    changing = sa.case((s.c.umkm_scale.is_(None), s.c.umkm_nib))
     q = (sa.select(
-        rows.c.large_nib, rows.c.scale, rows.c.changing.label("umkm_nib"),
+        s.c.large_nib, s.c.umkm_scale.label("scale"), changing.label("umkm_nib"),
+        sa.func.max(s.c.umkm_scales).label("scales"),
         sa.func.count().label("partnerships"),
-        sa.func.count(sa.distinct(rows.c.umkm_nib)).label("umkm"),
-        sa.func.coalesce(sa.func.sum(rows.c.v), 0).label("value_idr"),
-        *(sa.func.coalesce(sa.func.sum(rows.c[f"q{i}"]), 0.0).label(f"q{i}")
-          for i in range(len(units))))
-        .group_by(rows.c.large_nib, rows.c.scale, rows.c.changing))
+        sa.func.count(sa.distinct(s.c.umkm_nib)).label("umkm"),
+        sa.func.coalesce(sa.func.sum(s.c.value_idr), 0).label("value_idr"),
+        *(sa.func.coalesce(sa.func.sum(_quantity(conn, unit)), 0.0).label(f"q{i}")
+          for i, unit in enumerate(units)))
+        .where(s.c.span == label, s.c.large_nib.in_(scope),
+               region_within(s.c.umkm_region_code, partner_region))
+        .group_by(s.c.large_nib, s.c.umkm_scale, changing))
     return list(conn.execute(q))
-
-
-def changing_scales(conn: sa.Connection) -> dict[str, list[tuple[date, str]]]:
-    """The scale history of every business whose scale changed (more than one period)."""
-    s = rp.scale
-    many = sa.select(s.c.nib).group_by(s.c.nib).having(sa.func.count() > 1)
-    out: dict[str, list[tuple[date, str]]] = {}
-    for r in conn.execute(sa.select(s.c.nib, s.c.from_date, s.c.scale)
-                          .where(s.c.nib.in_(many)).order_by(s.c.nib, s.c.from_date, s.c.seq)):
-        out.setdefault(r.nib, []).append((r.from_date, r.scale))
-    return out
 
 
 def grace_candidates(conn: sa.Connection, scope: sa.Select[Any], start: date, end: date,
@@ -310,15 +303,22 @@ def grace_candidates(conn: sa.Connection, scope: sa.Select[Any], start: date, en
     only their counted realizations in the span (as `partnership_records(realized_between=...)`),
     by large NIB, for the domain to judge."""
     f, r, w, s = rp.facts, rp.realization, rp.window, rp.scale
-    changed = sa.select(s.c.nib).group_by(s.c.nib).having(sa.func.count() > 1)
-    graduated = sa.select(s.c.nib).where(
+    other = s.alias("other")
+    graduated = sorted(set(conn.execute(sa.select(s.c.nib).where(
         s.c.scale == "besar", s.c.from_date <= end,
-        s.c.from_date > start - timedelta(days=grace_days), s.c.nib.in_(changed))
-    q = (sa.select(f).where(
-        f.c.documented, f.c.large_nib.in_(scope), f.c.umkm_nib.in_(graduated),
-        sa.exists().where(r.c.partnership_id == f.c.id, r.c.counted, r.c.period_start <= end,
-                          r.c.period_end >= start),
-        ~sa.exists().where(w.c.partnership_id == f.c.id, w.c.from_date <= end,
-                           sa.or_(w.c.to_date.is_(None), w.c.to_date >= start))))
-    rows = conn.execute(q.order_by(f.c.large_nib, f.c.id)).mappings().all()
-    return _records(conn, rows, (start, end), q.subquery("candidates")) if rows else {}
+        s.c.from_date > start - timedelta(days=grace_days),
+        sa.exists().where(other.c.nib == s.c.nib, other.c.seq != s.c.seq)  # scale changed
+    )).scalars()))
+    # Read in two steps: the planner, not knowing how few UMKM graduated, would otherwise
+    # scan every documented partnership; with their NIBs it goes through the umkm_nib index.
+    rows: list[Any] = []
+    for chunk in _batches(conn, graduated):
+        rows += conn.execute(sa.select(f).where(
+            f.c.documented, _in(conn, f.c.umkm_nib, chunk), f.c.large_nib.in_(scope),
+            sa.exists().where(r.c.partnership_id == f.c.id, r.c.counted,
+                              r.c.period_start <= end, r.c.period_end >= start),
+            ~sa.exists().where(w.c.partnership_id == f.c.id, w.c.from_date <= end,
+                               sa.or_(w.c.to_date.is_(None), w.c.to_date >= start)))
+        ).mappings().all()
+    rows.sort(key=lambda x: (x["large_nib"], x["id"]))
+    return _records(conn, rows, (start, end)) if rows else {}

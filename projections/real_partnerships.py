@@ -14,7 +14,8 @@ and writes only what changed, one bulk statement per table (`projections.tables`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+import json
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,6 +89,31 @@ window = sa.Table(
     sa.Column("from_date", sa.Date, primary_key=True),
     sa.Column("to_date", sa.Date),
 )
+# Per partnership and calendar span (a year "2024" or a quarter "2024-Q1") in which it is real
+# by the stored derivations (`real_in_period`: documented, an eligible window and a counted
+# realization overlapping the span): what the compliance list sums (ADR 0015, "The list's fast
+# path"), so that it reads one row per real partnership instead of joining realizations and
+# windows. Rewritten with the partnership's other rows whenever a page touches it.
+Nib = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
+span = sa.Table(
+    "view_real_span", metadata,
+    sa.Column("partnership_id", sa.String(36), primary_key=True),
+    sa.Column("span", sa.String(7), primary_key=True),
+    # bytewise collation on PostgreSQL: the list groups (sorts) ~1 row per partnership by these
+    sa.Column("large_nib", Nib, nullable=False),
+    sa.Column("umkm_nib", Nib, nullable=False),
+    sa.Column("umkm_region_code", Code, nullable=False),
+    # the UMKM's only scale; NULL when it changed, and then its history in `umkm_scales`
+    sa.Column("umkm_scale", sa.String(20).with_variant(sa.String(20, collation="C"),
+                                                       "postgresql")),
+    sa.Column("umkm_scales", sa.Text),  # "2020-01-01=mikro,2024-06-01=besar" (`scale_history`)
+    sa.Column("value_idr", sa.BigInteger, nullable=False),  # counted realizations in the span
+    # their quantity: of one unit in (unit, quantity); of several as JSON {unit: quantity}
+    sa.Column("unit", sa.String(50)),
+    sa.Column("quantity", sa.Float),
+    sa.Column("quantities", sa.Text),
+    sa.Index("ix_view_real_span_span_large", "span", "large_nib"),
+)
 business = sa.Table(
     "view_real_business", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
@@ -138,7 +164,8 @@ class _State:
 
 class RealPartnershipsView(View):
     name = "real_partnerships"
-    tables = (facts, suspension, evidence, realization, window, business, scale, affiliation)
+    tables = (facts, suspension, evidence, realization, window, span, business, scale,
+              affiliation)
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
@@ -265,6 +292,9 @@ class RealPartnershipsView(View):
                                   .order_by(window.c.partnership_id, window.c.from_date)):
                 states[r.partnership_id].old.setdefault("windows", []).append(
                     (r.from_date, r.to_date))
+            for r in conn.execute(sa.select(span).where(span.c.partnership_id.in_(chunk))
+                                  .order_by(span.c.partnership_id, span.c.span)).mappings():
+                states[r["partnership_id"]].old.setdefault("spans", []).append(dict(r))
         for s in states.values():
             s.old["suspensions"] = [list(x) for x in s.suspensions]
         return states
@@ -307,10 +337,12 @@ class RealPartnershipsView(View):
         new_ev, ev_changes = [], []
         new_real, real_changes = [], []
         win_pids, win_rows = [], []
+        span_pids, span_rows = [], []
         for pid, s in states.items():
             row = s.row
             f = _facts(s)
-            windows = eligible_windows(f, parties[(row["umkm_nib"], row["large_nib"])])
+            party = parties[(row["umkm_nib"], row["large_nib"])]
+            windows = eligible_windows(f, party)
             row["documented"] = f.confirmed and f.perjanjian_verified
             row["term_start"], row["term_end"] = row["start_date"], min(
                 (d for d in (row["end_date"], row["terminated_on"]) if d), default=None)
@@ -340,10 +372,15 @@ class RealPartnershipsView(View):
                 win_pids.append(pid)
                 win_rows += [{"partnership_id": pid, "from_date": a, "to_date": b}
                              for a, b in windows]
+            spans = real_spans(row, windows, [r for r in s.realizations.values() if r["counted"]],
+                               party.scale_periods)
+            if spans != s.old.get("spans", []):
+                span_pids.append(pid)
+                span_rows += spans
         insert_rows(conn, facts, new_rows)
         update_rows(conn, facts, ["id"], changed_rows)
         for table, pids, rows in ((suspension, susp_pids, susp_rows),
-                                  (window, win_pids, win_rows)):
+                                  (window, win_pids, win_rows), (span, span_pids, span_rows)):
             for chunk in _chunks(pids):
                 conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
             insert_rows(conn, table, rows)
@@ -401,6 +438,71 @@ def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
             period_end=date.fromisoformat(e.period_end), value_idr=e.value_idr,
             quantity=e.quantity, unit=e.unit, evidence_ids=",".join(e.evidence_ids),
             counted=False, _new=True)
+
+
+def span_label(start: date, end: date) -> str | None:
+    """"2024" for a calendar year, "2024-Q1" for a calendar quarter, None for another span."""
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
+        return str(start.year)
+    q, rem = divmod(start.month - 1, 3)
+    if start.day == 1 and rem == 0 and end == _quarter_end(start.year, q + 1):
+        return f"{start.year}-Q{q + 1}"
+    return None
+
+
+def _quarter_end(year: int, q: int) -> date:
+    return date(year, 12, 31) if q == 4 else date(year, 3 * q + 1, 1) - timedelta(days=1)
+
+
+def _spans_of(start: date, end: date) -> Iterator[tuple[str, date, date]]:
+    """The calendar years and quarters that [start, end] overlaps."""
+    for y in range(start.year, end.year + 1):
+        yield str(y), date(y, 1, 1), date(y, 12, 31)
+    y, q = start.year, (start.month - 1) // 3 + 1
+    while (y, q) <= (end.year, (end.month - 1) // 3 + 1):
+        yield f"{y}-Q{q}", date(y, 3 * q - 2, 1), _quarter_end(y, q)
+        y, q = (y + 1, 1) if q == 4 else (y, q + 1)
+
+
+def real_spans(row: dict[str, Any], windows: Sequence[tuple[date, date | None]],
+               counted: Sequence[dict[str, Any]],
+               scale_periods: Sequence[tuple[date, str]]) -> list[dict[str, Any]]:
+    """The `span` rows of one partnership: every calendar year and quarter in which it is real
+    by `real_in_period` (documented, an eligible window and a counted realization overlapping
+    it), with the rupiah and the quantity by unit of its counted realizations overlapping it.
+    None for an UMKM of unknown scale (the list matches it with no filter). Sorted by span."""
+    if not row["documented"] or not windows or not counted or not scale_periods:
+        return []
+    sums: dict[str, list[Any]] = {}  # span -> [value, {unit: quantity}]
+    for r in counted:
+        for label, start, end in _spans_of(r["period_start"], r["period_end"]):
+            if not any(a <= end and (b is None or b >= start) for a, b in windows):
+                continue
+            acc = sums.setdefault(label, [0, {}])
+            acc[0] += r["value_idr"] or 0
+            if r["unit"] is not None and r["quantity"] is not None:
+                acc[1][r["unit"]] = acc[1].get(r["unit"], 0.0) + r["quantity"]
+    single = scale_periods[0][1] if len(scale_periods) == 1 else None
+    history = None if single else scale_history(scale_periods)
+    out = []
+    for label, (value, units) in sorted(sums.items()):
+        one = next(iter(units.items())) if len(units) == 1 else (None, None)
+        out.append({"partnership_id": row["id"], "span": label, "large_nib": row["large_nib"],
+                    "umkm_nib": row["umkm_nib"], "umkm_region_code": row["umkm_region_code"],
+                    "umkm_scale": single, "umkm_scales": history, "value_idr": value,
+                    "unit": one[0], "quantity": one[1],
+                    "quantities": json.dumps(units, sort_keys=True) if len(units) > 1
+                    else None})
+    return out
+
+
+def scale_history(periods: Sequence[tuple[date, str]]) -> str:
+    """(2020-01-01, mikro), (2024-06-01, besar) -> "2020-01-01=mikro,2024-06-01=besar"."""
+    return ",".join(f"{d.isoformat()}={s}" for d, s in periods)
+
+
+def parse_scale_history(text: str) -> tuple[tuple[date, str], ...]:
+    return tuple((date.fromisoformat(d), s) for d, s in (x.split("=") for x in text.split(",")))
 
 
 def _realization(s: _State, r: dict[str, Any]) -> RealizationFacts:

@@ -162,12 +162,21 @@ class Runtime:
     # --- setup and positions ------------------------------------------------------------
 
     def setup(self) -> None:
+        """Creates what is missing. A view that has folded events but lacks a table (a release
+        added one) is rebuilt here, before anything reads it: a new table filled only from
+        now on would answer wrongly about the past, and a half-filled one must not be served."""
+        existing = set(sa.inspect(self.engine).get_table_names())
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
-            known = set(conn.execute(sa.select(tracking.c.view)).scalars())
+            known = dict(conn.execute(sa.select(tracking.c.view, tracking.c.position)).all())
             for view in self.views:
                 if view.name not in known:
                     conn.execute(tracking.insert().values(view=view.name, position=0))
+        stale = [v.name for v in self.views if known.get(v.name, 0) > 0
+                 and any(t.name not in existing for t in v.tables)]
+        if stale:
+            log.warning("projections.rebuild_for_new_tables", views=stale)
+            self.rebuild(stale)
 
     def view(self, name: str) -> View:
         for v in self.views:
