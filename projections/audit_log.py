@@ -26,7 +26,7 @@ from domain.application import Ledger
 from projections import merkle
 from projections.audit_format import leaf_bytes, record_sha256, stream_id_text
 from projections.runtime import View
-from projections.tables import metadata, region_within
+from projections.tables import insert_rows, metadata, region_within
 
 leaves = sa.Table(
     "view_audit_leaves", metadata,
@@ -192,8 +192,15 @@ class AuditLogView(View):
             self._evidence[seq] = (e.evidence_id, e.sha256)
 
     def flush(self) -> None:
-        if not self._last_seq:
-            return
+        try:
+            if self._last_seq:
+                self._write()
+        finally:  # a page's state never carries into the next page
+            self._last_seq = 0
+            self._scopes = {}
+            self._evidence = {}
+
+    def _write(self) -> None:
         conn = self.conn
         last = conn.execute(sa.select(leaves.c.leaf_index, leaves.c.seq)
                             .order_by(leaves.c.leaf_index.desc()).limit(1)).first()
@@ -210,15 +217,15 @@ class AuditLogView(View):
                               "evidence_id": evidence_id, "evidence_sha256": evidence_sha})
             node_rows.extend({"level": level, "idx": idx, "hash": nh}
                              for (level, idx), nh in frontier.append(h))
-        if leaf_rows:
-            conn.execute(leaves.insert(), leaf_rows)
-            conn.execute(nodes.insert(), node_rows)
+        insert_rows(conn, leaves, leaf_rows)  # PostgreSQL: one statement per table
+        insert_rows(conn, nodes, node_rows)
         if self._scopes:
-            known = set(conn.execute(sa.select(scopes.c.stream_id).where(
-                scopes.c.stream_id.in_(list(self._scopes)))).scalars())
-            new = [v for k, v in self._scopes.items() if k not in known]
-            if new:
-                conn.execute(scopes.insert(), new)
+            known: set[str] = set()
+            ids = list(self._scopes)
+            for i in range(0, len(ids), 500):
+                known.update(conn.execute(sa.select(scopes.c.stream_id).where(
+                    scopes.c.stream_id.in_(ids[i:i + 500]))).scalars())
+            insert_rows(conn, scopes, [v for k, v in self._scopes.items() if k not in known])
 
 
 def records_by_seq(conn: sa.Connection, seqs: Sequence[int]) -> dict[int, Any]:

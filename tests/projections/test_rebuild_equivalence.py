@@ -225,6 +225,18 @@ def test_the_property_reaches_every_view_table(container) -> None:  # type: igno
     assert world.refused == 0
 
 
+def test_no_view_keeps_what_it_collected_after_a_page(container) -> None:  # type: ignore[no-untyped-def]
+    """ADR 0011: a view keeps no state across pages. What a page collects must be gone once
+    the page is flushed, or it grows with the log (the audit view once kept every stream's
+    scope: its memory grew and every page re-checked them all)."""
+    container.views.page = 7  # many pages
+    _typical(container)
+    for view in container.views.views:
+        kept = {name: value for name, value in vars(view).items()
+                if isinstance(value, (list, dict, set)) and value and name != "_handlers"}
+        assert not kept, (view.name, kept)
+
+
 def test_a_view_that_gains_a_table_is_rebuilt_before_anything_reads_it(
         container) -> None:  # type: ignore[no-untyped-def]
     """A release that adds a table to a view (as `view_real_span` was added): on the first
