@@ -13,8 +13,8 @@ and writes only what changed, one bulk statement per table (`projections.tables`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -470,7 +470,7 @@ def real_spans(row: dict[str, Any], windows: Sequence[tuple[date, date | None]],
     """The `span` rows of one partnership: every calendar year and quarter in which it is real
     by `real_in_period` (documented, an eligible window and a counted realization overlapping
     it), with the rupiah and the quantity by unit of its counted realizations overlapping it.
-    None for an UMKM of unknown scale (the list matches it with no filter). Sorted by span."""
+    No rows for an UMKM of unknown scale (no partner filter matches it). Sorted by span."""
     if not row["documented"] or not windows or not counted or not scale_periods:
         return []
     sums: dict[str, list[Any]] = {}  # span -> [value, {unit: quantity}]
