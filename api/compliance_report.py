@@ -197,7 +197,7 @@ def measure_region(ledger: Any, conn: sa.Connection, *, region: str | None, peri
     for (p, prefix), wanted in units.items():
         unit_list = sorted(wanted)
         by_nib: dict[str, list[Any]] = {}
-        for r in cf.partner_sums(conn, scope, p.start, p.end, prefix, unit_list):
+        for r in cf.partner_sums(conn, scope, p, prefix, unit_list):
             by_nib.setdefault(r.large_nib, []).append(r)
         sums[(p, prefix)] = (unit_list, by_nib)
     extra = {(p, g): cf.grace_candidates(conn, scope, p.start, p.end, g) for p, g in graces}

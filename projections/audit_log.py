@@ -26,7 +26,7 @@ from domain.application import Ledger
 from projections import merkle
 from projections.audit_format import leaf_bytes, record_sha256, stream_id_text
 from projections.runtime import View
-from projections.tables import insert_rows, metadata, region_within
+from projections.tables import chunks, insert_rows, metadata, region_within
 
 leaves = sa.Table(
     "view_audit_leaves", metadata,
@@ -221,10 +221,9 @@ class AuditLogView(View):
         insert_rows(conn, nodes, node_rows)
         if self._scopes:
             known: set[str] = set()
-            ids = list(self._scopes)
-            for i in range(0, len(ids), 500):
+            for chunk in chunks(list(self._scopes)):
                 known.update(conn.execute(sa.select(scopes.c.stream_id).where(
-                    scopes.c.stream_id.in_(ids[i:i + 500]))).scalars())
+                    scopes.c.stream_id.in_(chunk))).scalars())
             insert_rows(conn, scopes, [v for k, v in self._scopes.items() if k not in known])
 
 

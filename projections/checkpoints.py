@@ -55,6 +55,11 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat()
 
 
+def _raw_public(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+
+
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key at `path` (PKCS#8 PEM); created with mode 0600 if missing."""
     if path.exists():
@@ -96,8 +101,7 @@ class Checkpointer:
 
     @property
     def public_key(self) -> bytes:
-        return self._signing_key().public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return _raw_public(self._signing_key())
 
     @property
     def key_id(self) -> str:
@@ -158,9 +162,7 @@ class Checkpointer:
             return False
         if fresh is None:
             return False
-        public = fresh.public_key().public_bytes(serialization.Encoding.Raw,
-                                                 serialization.PublicFormat.Raw)
-        kid = key_id(self.origin, public)
+        kid = key_id(self.origin, _raw_public(fresh))
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(keys.c.valid_to).where(keys.c.key_id == kid)).first()
         if row is None or row.valid_to is not None:

@@ -9,21 +9,22 @@ takes — the same facts the API otherwise replays from the event store as of an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
 from domain.business import Business
-from domain.compliance import BusinessFacts, DeclaredFact, PartnershipRecord
+from domain.compliance import BusinessFacts, DeclaredFact, PartnershipRecord, Period
 from domain.reality import PartnershipFacts, PartyFacts, RealizationFacts
 from projections import real_partnerships as rp
 from projections.runtime import View
-from projections.tables import insert_rows, metadata, region_within
+from projections.tables import chunks, insert_rows, metadata, region_within
 
 business = sa.Table(
     "view_compliance_business", metadata,
@@ -44,13 +45,7 @@ fact = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-_CHUNK = 500
 _VERIFIED = ("verified",)  # a realization the view counted (`domain.reality.counts`)
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
 
 
 class ComplianceFactsView(View):
@@ -112,11 +107,11 @@ def business_facts(conn: sa.Connection, *, region: str | None = None,
     facts: dict[str, list[DeclaredFact]] = {}
     ids = list(by_id)
     nib_list = [r.nib for r in rows]
-    for chunk in _chunks(nib_list):
+    for chunk in chunks(nib_list):
         for r in conn.execute(sa.select(rp.scale).where(rp.scale.c.nib.in_(chunk))
                               .order_by(rp.scale.c.nib, rp.scale.c.from_date, rp.scale.c.seq)):
             scale_rows.setdefault(r.nib, []).append((r.from_date, r.scale))
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for r in conn.execute(sa.select(fact).where(fact.c.business_id.in_(chunk))
                               .order_by(fact.c.seq)):
             facts.setdefault(r.business_id, []).append(DeclaredFact(
@@ -149,7 +144,7 @@ def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,
     changes a count; the domain still decides."""
     f = rp.facts
     out: dict[str, list[PartnershipRecord]] = {}
-    for chunk in _chunks(sorted(set(large_nibs))):
+    for chunk in chunks(sorted(set(large_nibs))):
         q = sa.select(f).where(f.c.large_nib.in_(chunk)).order_by(f.c.large_nib, f.c.id)
         if realized_between is not None:
             start, end = realized_between
@@ -171,14 +166,13 @@ def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,
 
 def _batches(conn: sa.Connection, values: Sequence[str]) -> list[Sequence[str]]:
     """PostgreSQL takes any number of values in one array parameter (`_in`); SQLite takes
-    them in chunks of `_CHUNK` parameters."""
-    return [values] if conn.dialect.name == "postgresql" else list(_chunks(values))
+    them in `chunks` of parameters."""
+    return [values] if conn.dialect.name == "postgresql" else list(chunks(values))
 
 
 def _in(conn: sa.Connection, column: Any, values: Sequence[str]) -> sa.ColumnElement[bool]:
     """`column IN values`: on PostgreSQL one `= ANY(array)` with a single parameter."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
         return column == sa.func.any(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
     return column.in_(values)
 
@@ -255,7 +249,6 @@ def _quantity(conn: sa.Connection, unit: str) -> Any:
     """The quantity of `unit` in a span row (NULL when it has none of that unit)."""
     s = rp.span
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB
         several = sa.cast(s.c.quantities, JSONB)[unit].as_float()
     else:
         several = sa.type_coerce(s.c.quantities, sa.JSON)[unit].as_float()
@@ -263,9 +256,9 @@ def _quantity(conn: sa.Connection, unit: str) -> Any:
                    (s.c.quantities.is_not(None), several))
 
 
-def partner_sums(conn: sa.Connection, scope: sa.Select[Any], start: date, end: date,
+def partner_sums(conn: sa.Connection, scope: sa.Select[Any], period: Period,
                  partner_region: str, units: Sequence[str]) -> list[Any]:
-    """Over the partnerships real in the calendar year or quarter [start, end] by the stored
+    """Over the partnerships real in the calendar year or quarter `period` by the stored
     derivations (documented, an eligible window and a counted realization overlapping it:
     `rp.real_in_period`, stored per span in `rp.span`) whose UMKM's region lies in
     `partner_region` and whose large business is in `scope`: per large NIB and UMKM scale (UMKM
@@ -274,9 +267,6 @@ def partner_sums(conn: sa.Connection, scope: sa.Select[Any], start: date, end: d
     rupiah of their counted realizations overlapping the span, and the quantity of those in
     each of `units` (columns q0, q1, ...). UMKM of unknown scale have no span rows: left out,
     as no filter matches them."""
-    label = rp.span_label(start, end)
-    if label is None:
-        raise ValueError(f"{start}..{end} is not a calendar year or quarter")
     s = rp.span
     changing = sa.case((s.c.umkm_scale.is_(None), s.c.umkm_nib))
     q = (sa.select(
@@ -287,7 +277,7 @@ def partner_sums(conn: sa.Connection, scope: sa.Select[Any], start: date, end: d
         sa.func.coalesce(sa.func.sum(s.c.value_idr), 0).label("value_idr"),
         *(sa.func.coalesce(sa.func.sum(_quantity(conn, unit)), 0.0).label(f"q{i}")
           for i, unit in enumerate(units)))
-        .where(s.c.span == label, s.c.large_nib.in_(scope),
+        .where(s.c.span == period.label, s.c.large_nib.in_(scope),
                region_within(s.c.umkm_region_code, partner_region))
         .group_by(s.c.large_nib, s.c.umkm_scale, changing))
     return list(conn.execute(q))

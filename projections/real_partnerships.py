@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,13 +23,14 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
 from domain.business import Business
+from domain.compliance import Period, quarter
 from domain.partnership import Partnership
 from domain.reality import (
     PartnershipFacts, PartyFacts, RealizationFacts, counts, eligible_windows,
 )
 from domain.values import KNOWN_PROGRAMS, Pola
 from projections.runtime import View
-from projections.tables import insert_rows, metadata, update_rows
+from projections.tables import chunks, insert_rows, metadata, update_rows
 
 # Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
 Code = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
@@ -135,13 +136,7 @@ affiliation = sa.Table(
     sa.Column("to_date", sa.Date),
 )
 
-_CHUNK = 500
 _FACT_COLUMNS = [c.name for c in facts.c]
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
 
 
 def _day(value: str | None) -> date | None:
@@ -216,7 +211,7 @@ class RealPartnershipsView(View):
     def _nibs(self, ids: set[str]) -> dict[str, str]:
         found = {b["id"]: b["nib"] for b in self._businesses if b["id"] in ids}
         missing = sorted(ids - set(found))
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             found.update(self.conn.execute(
                 sa.select(business.c.id, business.c.nib).where(business.c.id.in_(chunk))).all())
         return found
@@ -262,7 +257,7 @@ class RealPartnershipsView(View):
         pairs = {(x["umkm_nib"], x["large_nib"]) for x in new} | \
             {(x["_u"], x["_l"]) for x in ended}
         touched: set[str] = set()
-        for chunk in _chunks(sorted(scale_nibs | {u for u, _ in pairs})):
+        for chunk in chunks(sorted(scale_nibs | {u for u, _ in pairs})):
             for pid, umkm, large in conn.execute(
                     sa.select(facts.c.id, facts.c.umkm_nib, facts.c.large_nib)
                     .where(facts.c.umkm_nib.in_(chunk))):
@@ -273,7 +268,7 @@ class RealPartnershipsView(View):
     def _load(self, ids: list[str]) -> dict[str, _State]:
         conn = self.conn
         states: dict[str, _State] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for r in conn.execute(sa.select(facts).where(facts.c.id.in_(chunk))).mappings():
                 s = states[r["id"]] = _State(dict(r), new=False)
                 s.old["row"] = dict(r)
@@ -319,7 +314,7 @@ class RealPartnershipsView(View):
         umkms = sorted({u for u, _ in pairs})
         scales: dict[str, list[tuple[date, str]]] = {}
         affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-        for chunk in _chunks(umkms):
+        for chunk in chunks(umkms):
             for r in self.conn.execute(sa.select(scale).where(scale.c.nib.in_(chunk))
                                        .order_by(scale.c.nib, scale.c.from_date, scale.c.seq)):
                 scales.setdefault(r.nib, []).append((r.from_date, r.scale))
@@ -381,7 +376,7 @@ class RealPartnershipsView(View):
         update_rows(conn, facts, ["id"], changed_rows)
         for table, pids, rows in ((suspension, susp_pids, susp_rows),
                                   (window, win_pids, win_rows), (span, span_pids, span_rows)):
-            for chunk in _chunks(pids):
+            for chunk in chunks(pids):
                 conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
             insert_rows(conn, table, rows)
         insert_rows(conn, evidence, new_ev)
@@ -440,28 +435,14 @@ def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
             counted=False, _new=True)
 
 
-def span_label(start: date, end: date) -> str | None:
-    """"2024" for a calendar year, "2024-Q1" for a calendar quarter, None for another span."""
-    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
-        return str(start.year)
-    q, rem = divmod(start.month - 1, 3)
-    if start.day == 1 and rem == 0 and end == _quarter_end(start.year, q + 1):
-        return f"{start.year}-Q{q + 1}"
-    return None
-
-
-def _quarter_end(year: int, q: int) -> date:
-    return date(year, 12, 31) if q == 4 else date(year, 3 * q + 1, 1) - timedelta(days=1)
-
-
-def _spans_of(start: date, end: date) -> Iterator[tuple[str, date, date]]:
-    """The calendar years and quarters that [start, end] overlaps."""
+def _spans_of(start: date, end: date) -> Iterator[Period]:
+    """The calendar years and quarters (obligation periods) that [start, end] overlaps."""
     for y in range(start.year, end.year + 1):
-        yield str(y), date(y, 1, 1), date(y, 12, 31)
-    y, q = start.year, (start.month - 1) // 3 + 1
-    while (y, q) <= (end.year, (end.month - 1) // 3 + 1):
-        yield f"{y}-Q{q}", date(y, 3 * q - 2, 1), _quarter_end(y, q)
-        y, q = (y + 1, 1) if q == 4 else (y, q + 1)
+        yield Period(str(y), date(y, 1, 1), date(y, 12, 31))
+        for q in range(1, 5):
+            p = quarter(y, q)
+            if p.start <= end and p.end >= start:
+                yield p
 
 
 def real_spans(row: dict[str, Any], windows: Sequence[tuple[date, date | None]],
@@ -475,10 +456,10 @@ def real_spans(row: dict[str, Any], windows: Sequence[tuple[date, date | None]],
         return []
     sums: dict[str, list[Any]] = {}  # span -> [value, {unit: quantity}]
     for r in counted:
-        for label, start, end in _spans_of(r["period_start"], r["period_end"]):
-            if not any(a <= end and (b is None or b >= start) for a, b in windows):
+        for p in _spans_of(r["period_start"], r["period_end"]):
+            if not any(a <= p.end and (b is None or b >= p.start) for a, b in windows):
                 continue
-            acc = sums.setdefault(label, [0, {}])
+            acc = sums.setdefault(p.label, [0, {}])
             acc[0] += r["value_idr"] or 0
             if r["unit"] is not None and r["quantity"] is not None:
                 acc[1][r["unit"]] = acc[1].get(r["unit"], 0.0) + r["quantity"]

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+CHUNK = 500  # values per IN list where the database takes no array parameter
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`items` in slices of `size` (IN lists of bounded length)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def region_within(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
