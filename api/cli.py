@@ -151,15 +151,21 @@ def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds 
 @projections_app.command("status")
 def projections_status() -> None:
     """Position and lag of each view."""
+    from projections import funnel_cube
+
     container = open_container()
     try:
         rows = container.views.status()
+        with container.engine.connect() as conn:
+            kept, due = funnel_cube.summary(conn, funnel_cube.jakarta_today())
     finally:
         container.close()
     width = max(len(r["view"]) for r in rows)
     typer.echo(f"{'view':<{width}}  {'position':>10}  {'lag':>10}")
     for r in rows:
         typer.echo(f"{r['view']:<{width}}  {r['position']:>10}  {r['lag']:>10}")
+    typer.echo(f"\nfunnel cells (ADR 0019): {kept - len(due)} of {kept} calendar spans fresh"
+               + (f"; due: {', '.join(due)}" if due else ""))
 
 
 @projections_app.command("rebuild")

@@ -14,7 +14,7 @@ from api.evidence_store import EvidenceStore
 from api.settings import Settings
 from domain.application import Ledger
 from projections.event_log import EventLog
-from projections.registry import VIEWS
+from projections.registry import MAINTENANCE, VIEWS
 from projections.runtime import Runtime
 
 
@@ -87,7 +87,7 @@ def build(settings: Settings | None = None) -> Container:
         "connect_timeout": 5}
     engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
     event_log = EventLog(engine, kind, ledger.recorder)
-    views = Runtime(ledger, engine, VIEWS, store_kind=kind)
+    views = Runtime(ledger, engine, VIEWS, store_kind=kind, maintenance=MAINTENANCE)
     ledger.after_save.append(views.wake)
     try:
         views.setup()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +115,38 @@ span = sa.Table(
     sa.Column("quantities", sa.Text),
     sa.Index("ix_view_real_span_span_large", "span", "large_nib"),
 )
+# What a page changed, for the funnel's pre-aggregated cells (`projections.funnel_cube`): the
+# business-date intervals [from, to] (to NULL: open-ended) covering the old and the new terms of
+# every partnership the page touched, stamped with the page's last position. A calendar span is
+# stale in the cells when a change stamped after the cells' position overlaps it. Bookkeeping:
+# positions differ between an incremental build and a rebuild, so view comparisons skip it.
+changed = sa.Table(
+    "view_real_changed", metadata,
+    sa.Column("position", sa.BigInteger, nullable=False, index=True),
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("to_date", sa.Date),
+    info={"bookkeeping": True},
+)
+# The funnel pre-aggregated per calendar span (a year or quarter), region prefix (national,
+# province, kabupaten) and grouping (`group_by`; "" = the totals): what `funnel()` would answer,
+# written by `funnel_cube.refresh` in one transaction as of `funnel_span.position`.
+cell = sa.Table(
+    "view_funnel_cell", metadata,
+    sa.Column("span", sa.String(7), nullable=False),
+    sa.Column("prefix", Code, nullable=False),  # "" = national
+    sa.Column("group_by", sa.String(10), nullable=False),
+    sa.Column("key", sa.String(100)),
+    *(sa.Column(f, sa.BigInteger, nullable=False) for f in (
+        "reported", "confirmed", "documented", "real", "real_relationships", "large_partners",
+        "umkm_partners", "agreement_value_idr", "realization_value_idr")),
+    sa.Index("ix_view_funnel_cell_span", "span", "prefix", "group_by"),
+)
+cell_span = sa.Table(
+    "view_funnel_span", metadata,
+    sa.Column("span", sa.String(7), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # real_partnerships' position then
+    info={"bookkeeping": True},
+)
 business = sa.Table(
     "view_real_business", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
@@ -139,6 +171,9 @@ affiliation = sa.Table(
 _FACT_COLUMNS = [c.name for c in facts.c]
 
 
+_DAY = timedelta(days=1)
+
+
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -160,7 +195,7 @@ class _State:
 class RealPartnershipsView(View):
     name = "real_partnerships"
     tables = (facts, suspension, evidence, realization, window, span, business, scale,
-              affiliation)
+              affiliation, changed, cell, cell_span)
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
@@ -168,6 +203,7 @@ class RealPartnershipsView(View):
         self._businesses: list[dict[str, Any]] = []
         self._scales: list[dict[str, Any]] = []  # with "bid" until resolved to a nib
         self._affiliations: list[tuple[str, Any]] = []  # ("declared"|"ended", event, seq)
+        self._seq = 0  # the page's last position this view saw (stamps `changed`)
 
     @singledispatchmethod
     def process_event(self, e: Any, tracking: Tracking) -> None:
@@ -175,10 +211,12 @@ class RealPartnershipsView(View):
 
     @process_event.register(Partnership.Event)
     def _partnership(self, e: Partnership.Event, tracking: Tracking) -> None:
+        self._seq = tracking.notification_id
         self._events.setdefault(str(e.originator_id), []).append(e)
 
     @process_event.register(Business.Registered)
     def _registered(self, e: Business.Registered, tracking: Tracking) -> None:
+        self._seq = tracking.notification_id
         self._businesses.append({"id": str(e.originator_id), "nib": e.nib})
         self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
                              "from_date": date.fromisoformat(e.effective_date),
@@ -186,6 +224,7 @@ class RealPartnershipsView(View):
 
     @process_event.register(Business.ScaleChanged)
     def _scale_changed(self, e: Business.ScaleChanged, tracking: Tracking) -> None:
+        self._seq = tracking.notification_id
         self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
                              "from_date": date.fromisoformat(e.effective_date),
                              "scale": e.to_scale})
@@ -193,6 +232,7 @@ class RealPartnershipsView(View):
     @process_event.register(Business.AffiliationDeclared)
     @process_event.register(Business.AffiliationEnded)
     def _affiliation(self, e: Any, tracking: Tracking) -> None:
+        self._seq = tracking.notification_id
         self._affiliations.append((str(e.originator_id), e, tracking.notification_id))
 
     # --- flush ------------------------------------------------------------------------------
@@ -333,6 +373,7 @@ class RealPartnershipsView(View):
         new_real, real_changes = [], []
         win_pids, win_rows = [], []
         span_pids, span_rows = [], []
+        terms: list[tuple[date, date | None]] = []
         for pid, s in states.items():
             row = s.row
             f = _facts(s)
@@ -341,6 +382,9 @@ class RealPartnershipsView(View):
             row["documented"] = f.confirmed and f.perjanjian_verified
             row["term_start"], row["term_end"] = row["start_date"], min(
                 (d for d in (row["end_date"], row["terminated_on"]) if d), default=None)
+            terms.append((row["term_start"], row["term_end"]))
+            if not s.new:
+                terms.append((s.old["row"]["term_start"], s.old["row"]["term_end"]))
             if s.new:
                 new_rows.append(row)
             elif row != s.old["row"]:
@@ -383,6 +427,21 @@ class RealPartnershipsView(View):
         update_rows(conn, evidence, ["evidence_id"], ev_changes)
         insert_rows(conn, realization, new_real)
         update_rows(conn, realization, ["realization_id"], real_changes)
+        insert_rows(conn, changed, [{"position": self._seq, "from_date": a, "to_date": b}
+                                    for a, b in merge_intervals(terms)])
+
+
+def merge_intervals(terms: Iterable[tuple[date, date | None]]
+                    ) -> list[tuple[date, date | None]]:
+    """Overlapping or adjacent [from, to] intervals joined (to None: open-ended), sorted."""
+    out: list[list[Any]] = []
+    for a, b in sorted(terms, key=lambda t: t[0]):
+        if out and (out[-1][1] is None or a <= out[-1][1] + _DAY):
+            if out[-1][1] is not None and (b is None or b > out[-1][1]):
+                out[-1][1] = b
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
@@ -614,6 +673,11 @@ def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
     rows = conn.execute(sa.union_all(grouped, total)).mappings().all()
     found = {r["k"]: _figures(r) for r in rows if r["total"] == 0}
     totals = next((_figures(r) for r in rows if r["total"] == 1), _figures({}))
+    return shape(found, group_by), totals
+
+
+def shape(found: dict[Any, dict[str, int]], group_by: str) -> list[dict[str, Any]]:
+    """The groups in the answer's order, every pola and known program present (0 when empty)."""
     keys: list[Any] = list(found)
     if group_by == "pola":
         keys = [x.value for x in Pola] + sorted(set(found) - {x.value for x in Pola})
@@ -622,8 +686,7 @@ def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
         keys = [*KNOWN_PROGRAMS, *seen, *([None] if None in found else [])]
     else:
         keys = sorted(found)
-    groups = [{"key": k, **found.get(k, _figures({}))} for k in keys]
-    return groups, totals
+    return [{"key": k, **found.get(k, _figures({}))} for k in keys]
 
 
 def _figures(r: Any) -> dict[str, int]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from projections import funnel_cube
+
 from projections.audit_log import AuditLogView
 from projections.compliance_facts import ComplianceFactsView
 from projections.evidence_index import EvidenceIndexView
@@ -15,3 +19,11 @@ from projections.scale_upgrades import ScaleUpgradesView
 VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnershipsView,
                            ScaleUpgradesView, EvidenceReuseView, RegulationsView,
                            ComplianceFactsView, AuditLogView]
+
+
+def refresh_funnel_cells(engine: sa.Engine) -> bool:
+    """Refreshes one stale span of the pre-aggregated funnel (`projections.funnel_cube`)."""
+    return funnel_cube.refresh_next(engine, funnel_cube.jakarta_today())
+
+
+MAINTENANCE = [refresh_funnel_cells]

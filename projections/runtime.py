@@ -146,11 +146,15 @@ class Runtime:
     PAGE = 1000
 
     def __init__(self, ledger: Any, engine: sa.Engine, view_classes: Sequence[type[View]],
-                 store_kind: str = "sqlite", page: int | None = None) -> None:
+                 store_kind: str = "sqlite", page: int | None = None,
+                 maintenance: Sequence[Callable[[sa.Engine], bool]] = ()) -> None:
         self.ledger = ledger
         self.engine = engine
         self.store_kind = store_kind
         self.page = page or self.PAGE
+        # Work the background runner does once caught up (pre-aggregates): each call does one
+        # unit in its own transaction and returns True while more is due.
+        self.maintenance = list(maintenance)
         self.views: list[View] = [cls(ViewRecorder(engine, cls.name)) for cls in view_classes]
         self._lock = threading.Lock()  # one page at a time in this process
         self._wake = threading.Event()
@@ -376,6 +380,7 @@ class Runtime:
             self._wake.clear()
             try:
                 self.catch_up()
+                more = self.maintain()
                 self.last_error = None
                 backoff = 0.5
             except Exception as e:  # a database outage must not kill the runner
@@ -384,7 +389,16 @@ class Runtime:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            self._wake.wait(timeout)
+            if not more:
+                self._wake.wait(timeout)
+
+    def maintain(self) -> bool:
+        """One unit of each maintenance task (after a catch-up); True while any has more."""
+        more = False
+        with self._lock:
+            for task in self.maintenance:
+                more = task(self.engine) or more
+        return more
 
     def _listen(self) -> None:
         import psycopg

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from projections.funnel_cube import jakarta_today
+
 KEMITRAAN = str(Path(sys.executable).with_name("kemitraan"))
 
 
@@ -103,8 +105,14 @@ def _ledger_with_partnerships(data_dir: Path, n: int) -> int:
 def _status(data_dir: Path) -> dict[str, tuple[int, int]]:
     result = run(["projections", "status"], data_dir)
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    table = result.stdout.split("\n\n")[0]
+    rows = [line.split() for line in table.splitlines()[1:]]
     return {view: (int(position), int(lag)) for view, position, lag in rows}
+
+
+def _cells_line(data_dir: Path) -> str:
+    result = run(["projections", "status"], data_dir)
+    return result.stdout.split("\n\n")[1].strip()
 
 
 def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
@@ -144,6 +152,13 @@ def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
         while time.monotonic() < deadline and _checkpoint_size(tmp_path) < new_head:
             time.sleep(0.3)
         assert _checkpoint_size(tmp_path) == new_head
+        # and, caught up, pre-aggregates the funnel of every year and quarter (ADR 0019)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "due" in _cells_line(tmp_path):
+            time.sleep(0.3)
+        line = _cells_line(tmp_path)
+        kept = jakarta_today().year - 2024 + 1  # the years since the first term start
+        assert line == f"funnel cells (ADR 0019): {5 * kept} of {5 * kept} calendar spans fresh"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)

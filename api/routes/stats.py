@@ -18,7 +18,7 @@ from domain.access import Principal, Role
 from domain.clock import jakarta_date
 from domain.errors import Forbidden
 from domain.values import region_within
-from projections import real_partnerships
+from projections import funnel_cube
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 REGION = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
@@ -85,7 +85,7 @@ def partnership_funnel(
         raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
                       headers={"Retry-After": "1"})
     with c.engine.connect() as conn:
-        groups, totals = real_partnerships.funnel(conn, region=area, date_from=date_from,
+        groups, totals = funnel_cube.funnel_stats(conn, region=area, date_from=date_from,
                                                   date_to=date_to, group_by=group_by)
     if format != "json":
         rows = [*groups, {"key": "total", **totals}]

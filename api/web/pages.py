@@ -24,7 +24,7 @@ from domain.access import Principal, Role, partnership_scope_filter
 from domain.clock import WIB, jakarta_date
 from domain.errors import DomainError, NotFound
 from domain.values import Pola
-from projections import partnership_list, real_partnerships, scale_upgrades
+from projections import funnel_cube, partnership_list, scale_upgrades
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,11 +121,11 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
     c = deps.container(request)
     position = c.views.read_position(None)
     with c.engine.connect() as conn:
-        by_pola, totals = real_partnerships.funnel(conn, region=area, date_from=start,
+        by_pola, totals = funnel_cube.funnel_stats(conn, region=area, date_from=start,
                                                    date_to=end, group_by="pola")
-        by_program, _ = real_partnerships.funnel(conn, region=area, date_from=start,
+        by_program, _ = funnel_cube.funnel_stats(conn, region=area, date_from=start,
                                                  date_to=end, group_by="program")
-        by_region, _ = real_partnerships.funnel(conn, region=area, date_from=start,
+        by_region, _ = funnel_cube.funnel_stats(conn, region=area, date_from=start,
                                                 date_to=end, group_by="region")
         upgrades = scale_upgrades.counts(conn, area or "", start, end)
     funnel = [("Dilaporkan", totals["reported"]), ("Dikonfirmasi UMKM", totals["confirmed"]),

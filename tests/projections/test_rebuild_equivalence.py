@@ -18,11 +18,14 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from domain.access import SYSTEM
 from domain.errors import DomainError
 from domain.values import Pola
+from projections import funnel_cube
+from projections.real_partnerships import GROUPINGS, cell_span, funnel
 from projections.registry import VIEWS
 from projections.runtime import Runtime
 from tests.projections.viewdump import dump
@@ -33,6 +36,7 @@ REGIONS = {LARGE[0]: "32.16", LARGE[1]: "33.17", LARGE[2]: "64.71",
            UMKM[0]: "32.16.01", UMKM[1]: "32.16.02", UMKM[2]: "33.17.01", UMKM[3]: "64.71.01"}
 T0 = datetime(2024, 1, 2, 3, 0, tzinfo=timezone.utc)
 D0 = date(2024, 1, 1)
+TODAY = date(2025, 11, 30)  # what the funnel cells' refresher takes as today
 
 day = st.integers(min_value=0, max_value=500).map(lambda n: D0 + timedelta(days=n))
 index = st.integers(min_value=0, max_value=30)
@@ -58,6 +62,7 @@ commands = st.one_of(
     st.tuples(st.just("regulate"), st.sampled_from(["enact", "amend", "revoke"]), day),
     st.tuples(st.just("fact"), st.sampled_from(LARGE), st.integers(0, 10**6), day),
     st.tuples(st.just("catch_up"), st.integers(1, 9)),
+    st.tuples(st.just("refresh_cells"), st.integers(1, 3)),
 )
 
 PACK = json.loads((Path(__file__).parents[2] / "rules" / "perbup-bekasi-73-2020.json").read_text())
@@ -97,6 +102,10 @@ class World:
             if op == "catch_up":
                 Runtime(lg, self.c.engine, VIEWS, store_kind=self.c.store_kind,
                         page=cmd[1]).catch_up()
+                return
+            if op == "refresh_cells":  # some spans' cells, as of the views' position now
+                for _ in range(cmd[1]):
+                    funnel_cube.refresh_next(self.c.engine, TODAY)
                 return
             if op == "regulate":
                 _, action, on = cmd
@@ -189,14 +198,46 @@ def test_incremental_views_equal_a_rebuild_from_scratch(
             for cmd in cmds:
                 world.apply(cmd)
             container.views.catch_up()
+            # The funnel's cells, refreshed at random points above, never answer stale: what
+            # the statistics read is what the live scan gives; refreshed, they all answer.
+            assert_cells_exact(container, expect_hits=False)
+            refresh_all(container)
+            assert_cells_exact(container, expect_hits=True)
             incremental = dump(container.engine)
             container.views.rebuild()
+            refresh_all(container)
             assert dump(container.engine) == incremental
             assert container.views.position() == container.views.head()
         finally:
             container.close()
 
     run()
+
+
+def refresh_all(container: Any) -> None:
+    while funnel_cube.refresh_next(container.engine, TODAY):
+        pass
+
+
+def assert_cells_exact(container: Any, expect_hits: bool) -> None:
+    """Without `expect_hits`: every span that has cells answers what the live scan gives (a
+    stale one falls back to it). With it: every kept span's cells answer, and exactly."""
+    with container.engine.connect() as conn:
+        refreshed = set(conn.execute(sa.select(cell_span.c.span)).scalars())
+        for period in funnel_cube.candidates(conn, TODAY):
+            if not expect_hits and period.label not in refreshed:
+                continue
+            for region, groupings in ((None, GROUPINGS), ("32", ("pola",)),
+                                      ("33.17", ("region", "large_nib"))):
+                for group_by in groupings if expect_hits else ("pola",):
+                    q = dict(region=region, date_from=period.start, date_to=period.end,
+                             group_by=group_by)
+                    live = funnel(conn, **q)
+                    answer = funnel_cube.cached(conn, **q)
+                    if expect_hits:
+                        assert answer == live, (period, q)
+                    else:
+                        assert answer in (None, live), (period, q)
 
 
 def _typical(container: Any) -> World:
@@ -214,6 +255,7 @@ def _typical(container: Any) -> World:
     world.apply(("regulate", "enact", D0))
     world.apply(("fact", LARGE[0], 1200, D0))
     container.views.catch_up()
+    refresh_all(container)
     return world
 
 
@@ -249,6 +291,7 @@ def test_a_view_that_gains_a_table_is_rebuilt_before_anything_reads_it(
     with container.engine.begin() as conn:  # the store as the older release left it
         conn.execute(sa.text("DROP TABLE view_real_span"))
     container.views.setup()
+    refresh_all(container)  # the rebuild dropped the funnel's cells: the runner recomputes them
     assert dump(container.engine) == before
     assert container.views.position() == container.views.head()
 

@@ -1,0 +1,287 @@
+"""The funnel pre-aggregated: `GET /v1/stats/partnerships` for a calendar quarter or year at
+national, province or kabupaten level without scanning the partnerships (ADR 0018).
+
+`real_partnerships.funnel()` answers any period and any region prefix by scanning every
+partnership whose term overlaps the period: at a million partnerships a national query reads
+~500,000 rows and takes seconds. The questions dinas ask most — this quarter, this year, for
+the country, a province or a kabupaten — are few: per calendar span, ~550 region prefixes × 4
+groupings. `refresh()` computes all of them for one span in one transaction (the same SQL as the
+live funnel, grouped by every prefix at once) and records the view position they reflect.
+
+Exactness: the view logs, per page, the business-date intervals its changes touched
+(`view_real_changed`, stamped with the page's position). A span's cells answer only while no
+change stamped after their position overlaps the span; then they equal the live funnel at the
+view's current position, so the answer and its `position` are what the scan would give. A stale
+or missing span, another period, a deeper region or a scoped caller takes the live scan. The
+projection runner refreshes stale spans when it has caught up (`refresh_next`), one span per
+call, the current quarter and year first.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.clock import jakarta_date
+from domain.compliance import Period, parse_period, quarter
+from projections.real_partnerships import (
+    FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, funnel,
+    real_in_period, realization, shape,
+)
+from projections.tables import tracking
+
+VIEW = "real_partnerships"
+LEVELS = (0, 2, 5)  # prefix lengths kept: national, province, kabupaten
+_LOCK = 0x4B4C46  # PostgreSQL advisory lock: one refresher at a time across processes
+
+
+def span_of(date_from: date, date_to: date) -> Period | None:
+    """The calendar year or quarter that is exactly [date_from, date_to], if any."""
+    if (date_from.month, date_from.day, date_to.month, date_to.day) == (1, 1, 12, 31) \
+            and date_from.year == date_to.year:
+        return Period(str(date_from.year), date_from, date_to)
+    if date_from.day == 1 and date_from.month % 3 == 1:
+        p = quarter(date_from.year, (date_from.month - 1) // 3 + 1)
+        if p.end == date_to:
+            return p
+    return None
+
+
+def stale(conn: sa.Connection, period: Period, position: int) -> bool:
+    """Whether a change after `position` touched a day of `period`."""
+    c = changed.c
+    return conn.execute(sa.select(sa.literal(1)).where(
+        c.position > position, c.from_date <= period.end,
+        sa.or_(c.to_date.is_(None), c.to_date >= period.start)).limit(1)).first() is not None
+
+
+def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
+           group_by: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """The funnel from the cells, or None when they cannot answer exactly."""
+    prefix = region or ""
+    period = span_of(date_from, date_to)
+    if period is None or len(prefix) not in LEVELS or group_by not in GROUPINGS:
+        return None
+    position = conn.execute(sa.select(cell_span.c.position)
+                            .where(cell_span.c.span == period.label)).scalar()
+    if position is None or stale(conn, period, position):
+        return None
+    rows = conn.execute(sa.select(cell).where(
+        cell.c.span == period.label, cell.c.prefix == prefix,
+        cell.c.group_by.in_([group_by, ""]))).mappings().all()
+    found = {r["key"]: _figures(r) for r in rows if r["group_by"] == group_by}
+    totals = next((_figures(r) for r in rows if r["group_by"] == ""), _figures({}))
+    return shape(found, group_by), totals
+
+
+def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
+                 group_by: str = "pola") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What the statistics endpoint and the dashboard call: the cells when they are exact,
+    the live scan otherwise. Both give the same answer."""
+    hit = cached(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
+    if hit is not None:
+        return hit
+    return funnel(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
+
+
+# --- refreshing -----------------------------------------------------------------------------
+
+_rows = sa.Table(  # one row per (partnership, prefix it touches) of the span being refreshed
+    "tmp_funnel_rows", sa.MetaData(),
+    sa.Column("level", sa.Integer), sa.Column("prefix", sa.String(13)),
+    sa.Column("k_pola", sa.String(40)), sa.Column("k_program", sa.String(100)),
+    sa.Column("k_region", sa.String(13)), sa.Column("k_large_nib", sa.String(13)),
+    sa.Column("large_nib", sa.String(13)), sa.Column("umkm_nib", sa.String(13)),
+    sa.Column("pola", sa.String(40)), sa.Column("value_idr", sa.BigInteger),
+    sa.Column("c", sa.Integer), sa.Column("d", sa.Integer), sa.Column("r", sa.Integer),
+    sa.Column("rv", sa.BigInteger),
+    prefixes=["TEMPORARY"],
+)
+
+
+_START = sa.bindparam("span_start", type_=sa.Date)
+_END = sa.bindparam("span_end", type_=sa.Date)
+_LABEL = sa.bindparam("span_label", type_=sa.String)
+
+
+def _base() -> sa.Subquery:
+    """Every partnership whose term overlaps the span, with its funnel flags: the same
+    selection and flags as `real_partnerships.funnel`."""
+    p = facts
+    is_real = real_in_period(_START, _END)  # type: ignore[arg-type]
+    rows_in = (sa.select(
+        p.c.id, p.c.large_nib, p.c.umkm_nib, p.c.pola, p.c.program, p.c.value_idr,
+        p.c.location_region_code.label("loc"), p.c.large_region_code.label("lrc"),
+        p.c.umkm_region_code.label("urc"),
+        sa.case((p.c.confirmed, 1), else_=0).label("c"),
+        sa.case((p.c.documented, 1), else_=0).label("d"),
+        sa.case((is_real, 1), else_=0).label("r"))
+        .where(sa.not_(p.c.withdrawn), p.c.term_start <= _END,
+               sa.or_(p.c.term_end.is_(None), p.c.term_end >= _START))
+        .offset(0).subquery("rows_in"))
+    i = rows_in.c
+    realized = (sa.select(sa.func.coalesce(sa.func.sum(realization.c.value_idr), 0))
+                .where(realization.c.partnership_id == i.id, realization.c.counted,
+                       realization.c.period_start <= _END,
+                       realization.c.period_end >= _START).scalar_subquery())
+    return sa.select(*i, sa.case((i.r == 1, realized), else_=0).label("rv")).subquery("base")
+
+
+def _fill() -> sa.Insert:
+    """One row per partnership and each prefix of each level it touches (any of its three
+    region codes lies in it, as `touches_region`), with its group keys at that level."""
+    b = _base().c
+    parts = []
+    for n, level in enumerate(LEVELS):
+        region_key = sa.func.substr(b.loc, 1, _SEGMENT_ENDS[n])
+        for code in ([b.lrc, b.urc, b.loc] if level else [None]):
+            parts.append(sa.select(
+                sa.literal(level).label("level"),
+                (sa.func.substr(code, 1, level) if level else sa.literal("")).label("prefix"),
+                b.pola.label("k_pola"), b.program.label("k_program"),
+                region_key.label("k_region"), b.large_nib.label("k_large_nib"), b.large_nib,
+                b.umkm_nib, b.pola, b.value_idr, b.c, b.d, b.r, b.rv, b.id)
+                .where(*([sa.func.length(code) >= level] if level else [])))
+    # UNION (not ALL): a partnership with two codes in one prefix counts there once.
+    u = sa.union(*parts).subquery().c
+    return _rows.insert().from_select([c.name for c in _rows.c],
+                                      sa.select(*(u[c.name] for c in _rows.c)))
+
+
+def _aggregate() -> sa.Insert:
+    """Every grouping of every prefix, and the totals (group_by ""), in one statement."""
+    t = _rows.c
+    real = t.r == 1
+
+    def figures() -> list[Any]:
+        return [
+            sa.func.count().label("reported"), sa.func.sum(t.c).label("confirmed"),
+            sa.func.sum(t.d).label("documented"), sa.func.sum(t.r).label("real"),
+            sa.func.count(sa.distinct(sa.case(
+                (real, t.large_nib + "|" + t.umkm_nib + "|" + t.pola)))).label(
+                "real_relationships"),
+            sa.func.count(sa.distinct(sa.case((real, t.large_nib)))).label("large_partners"),
+            sa.func.count(sa.distinct(sa.case((real, t.umkm_nib)))).label("umkm_partners"),
+            sa.func.sum(sa.case((real, sa.func.coalesce(t.value_idr, 0)), else_=0)).label(
+                "agreement_value_idr"),
+            sa.func.sum(sa.case((real, t.rv), else_=0)).label("realization_value_idr")]
+
+    selects = []
+    for group_by in ("", *GROUPINGS):
+        key = t[f"k_{group_by}"] if group_by else sa.cast(sa.null(), sa.String)
+        selects.append(sa.select(_LABEL, t.prefix, sa.literal(group_by), key, *figures())
+                       .group_by(t.level, t.prefix, *([key] if group_by else [])))
+    return cell.insert().from_select(["span", "prefix", "group_by", "key", *FIGURES],
+                                     sa.union_all(*selects))
+
+
+@functools.cache
+def _statements() -> tuple[sa.Insert, sa.Insert]:
+    return _fill(), _aggregate()
+
+
+def refresh(conn: sa.Connection, label: str) -> int:
+    """Recomputes the cells of one span (`2024` or `2024-Q1`) inside the caller's transaction;
+    returns the view position they reflect."""
+    period = parse_period(label)
+    position = int(conn.execute(sa.select(tracking.c.position)
+                                .where(tracking.c.view == VIEW)).scalar() or 0)
+    conn.execute(cell.delete().where(cell.c.span == label))
+    fill, aggregate = _statements()
+    _rows.create(conn)
+    try:
+        conn.execute(fill, {"span_start": period.start, "span_end": period.end})
+        conn.execute(aggregate, {"span_label": label})
+    finally:
+        _rows.drop(conn)
+    conn.execute(cell_span.delete().where(cell_span.c.span == label))
+    conn.execute(cell_span.insert().values(span=label, position=position))
+    return position
+
+
+def candidates(conn: sa.Connection, today: date) -> list[Period]:
+    """The spans kept: every year from the earliest term start to this one and their quarters,
+    the current quarter and year first, then the most recent. (Every term enters the change
+    log when proposed, and the log forgets only what the kept spans' cells cover, so the
+    earliest year is in one of those two small tables; no scan of the partnerships.)"""
+    years = [int(label[:4]) for label in conn.execute(sa.select(cell_span.c.span)).scalars()]
+    first = conn.execute(sa.select(sa.func.min(changed.c.from_date))).scalar()
+    if first is not None:
+        years.append(first.year)
+    if not years:
+        return []
+    current = quarter(today.year, (today.month - 1) // 3 + 1)
+    out = [current, parse_period(str(today.year))]
+    for year in range(today.year, min(min(years), today.year) - 1, -1):
+        for p in [parse_period(str(year)), *(quarter(year, q) for q in (4, 3, 2, 1))]:
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _stale_spans(conn: sa.Connection, known: dict[str, int]) -> set[str]:
+    """The spans with cells that a change after their position touched."""
+    changes = conn.execute(sa.select(changed.c.position, changed.c.from_date, changed.c.to_date)
+                           .where(changed.c.position > min(known.values(), default=0))).all()
+    out = set()
+    for label, position in known.items():
+        p = parse_period(label)
+        if any(pos > position and a <= p.end and (b is None or b >= p.start)
+               for pos, a, b in changes):
+            out.add(label)
+    return out
+
+
+def due(conn: sa.Connection, today: date) -> list[Period]:
+    """The kept spans whose cells are missing or stale, in refresh order."""
+    known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
+    stale = _stale_spans(conn, known)
+    return [p for p in candidates(conn, today) if p.label not in known or p.label in stale]
+
+
+def summary(conn: sa.Connection, today: date) -> tuple[int, list[str]]:
+    """(how many spans are kept, the labels of those due) for `kemitraan projections status`."""
+    return len(candidates(conn, today)), [p.label for p in due(conn, today)]
+
+
+def jakarta_today() -> date:
+    return jakarta_date(datetime.now(timezone.utc))
+
+
+def refresh_next(engine: sa.Engine, today: date) -> bool:
+    """Refreshes the first due span in its own transaction; True if one was refreshed (call
+    again), False when none is due or another process holds the refresh lock. Fresh cells move
+    to the current position, and once every kept span has cells, the changes none of them can
+    be stale by are forgotten: the log stays as short as the oldest stale span."""
+    postgres = engine.dialect.name == "postgresql"
+    # PostgreSQL: one snapshot for every statement (the cells, their position and the changes
+    # agree); an advisory lock keeps a second refresher out. SQLite: take the write lock first
+    # (a no-op update of the tracking row), so no page commits between our reads and writes.
+    options = {"isolation_level": "REPEATABLE READ"} if postgres else {}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        if postgres:
+            if not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_LOCK))).scalar():
+                return False
+        else:
+            conn.execute(tracking.update().where(tracking.c.view == VIEW)
+                         .values(position=tracking.c.position))
+        position = int(conn.execute(sa.select(tracking.c.position)
+                                    .where(tracking.c.view == VIEW)).scalar() or 0)
+        known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
+        # Cells that no change since their position touched equal a refresh now: move their
+        # position on, so the change log behind them can be forgotten.
+        fresh = [label for label in set(known) - _stale_spans(conn, known)
+                 if known[label] < position]
+        if fresh:
+            conn.execute(cell_span.update().where(cell_span.c.span.in_(fresh))
+                         .values(position=position))
+        todo = due(conn, today)
+        if todo:
+            refresh(conn, todo[0].label)
+        known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
+        if known and {p.label for p in candidates(conn, today)} <= set(known):
+            conn.execute(changed.delete().where(changed.c.position <= min(known.values())))
+        return bool(todo)
