@@ -100,6 +100,11 @@ _rows = sa.Table(  # one row per (partnership, prefix it touches) of the span be
     sa.Column("rv", sa.BigInteger),
     prefixes=["TEMPORARY"],
 )
+_cells = sa.Table(  # the span's new cells, computed under the read snapshot, copied after
+    "tmp_funnel_cells", sa.MetaData(),
+    *(sa.Column(c.name, c.type) for c in cell.c),
+    prefixes=["TEMPORARY"],
+)
 
 
 _START = sa.bindparam("span_start", type_=sa.Date)
@@ -174,8 +179,8 @@ def _aggregate() -> sa.Insert:
         key = t[f"k_{group_by}"] if group_by else sa.cast(sa.null(), sa.String)
         selects.append(sa.select(_LABEL, t.prefix, sa.literal(group_by), key, *figures())
                        .group_by(t.level, t.prefix, *([key] if group_by else [])))
-    return cell.insert().from_select(["span", "prefix", "group_by", "key", *FIGURES],
-                                     sa.union_all(*selects))
+    return _cells.insert().from_select(["span", "prefix", "group_by", "key", *FIGURES],
+                                       sa.union_all(*selects))
 
 
 @functools.cache
@@ -183,23 +188,50 @@ def _statements() -> tuple[sa.Insert, sa.Insert]:
     return _fill(), _aggregate()
 
 
-def refresh(conn: sa.Connection, label: str) -> int:
-    """Recomputes the cells of one span (`2024` or `2024-Q1`) inside the caller's transaction;
-    returns the view position they reflect."""
+def compute(conn: sa.Connection, label: str) -> None:
+    """Computes the cells of one span (`2024` or `2024-Q1`) into the connection's temporary
+    `tmp_funnel_cells` (created empty here), reading only: no lock on any view table."""
     period = parse_period(label)
-    position = int(conn.execute(sa.select(tracking.c.position)
-                                .where(tracking.c.view == VIEW)).scalar() or 0)
-    conn.execute(cell.delete().where(cell.c.span == label))
     fill, aggregate = _statements()
+    _cells.drop(conn, checkfirst=True)
+    _cells.create(conn)
     _rows.create(conn)
     try:
         conn.execute(fill, {"span_start": period.start, "span_end": period.end})
         conn.execute(aggregate, {"span_label": label})
     finally:
         _rows.drop(conn)
+
+
+def store(conn: sa.Connection, label: str, position: int) -> bool:
+    """Replaces the span's cells by `tmp_funnel_cells`, computed as of `position`, unless cells
+    as recent are there already (another refresher). True if replaced."""
+    held = conn.execute(sa.select(cell_span.c.position)
+                        .where(cell_span.c.span == label)).scalar()
+    if held is not None and held >= position:
+        return False
+    conn.execute(cell.delete().where(cell.c.span == label))
+    conn.execute(cell.insert().from_select([c.name for c in cell.c], sa.select(_cells)))
     conn.execute(cell_span.delete().where(cell_span.c.span == label))
     conn.execute(cell_span.insert().values(span=label, position=position))
+    return True
+
+
+def refresh(conn: sa.Connection, label: str) -> int:
+    """Recomputes the cells of one span inside the caller's transaction (tests, benchmarks);
+    returns the view position they reflect."""
+    position = _position(conn)
+    compute(conn, label)
+    try:
+        store(conn, label, position)
+    finally:
+        _cells.drop(conn)
     return position
+
+
+def _position(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(tracking.c.position)
+                            .where(tracking.c.view == VIEW)).scalar() or 0)
 
 
 def candidates(conn: sa.Connection, today: date) -> list[Period]:
@@ -252,36 +284,48 @@ def jakarta_today() -> date:
 
 
 def refresh_next(engine: sa.Engine, today: date) -> bool:
-    """Refreshes the first due span in its own transaction; True if one was refreshed (call
-    again), False when none is due or another process holds the refresh lock. Fresh cells move
-    to the current position, and once every kept span has cells, the changes none of them can
-    be stale by are forgotten: the log stays as short as the oldest stale span."""
+    """Refreshes the first due span; True if one was refreshed (call again), False when none
+    is due or another process is refreshing. Two transactions: the cells are computed under
+    one read snapshot (REPEATABLE READ on PostgreSQL, a WAL snapshot on SQLite) into temporary
+    tables, so pages and commands go on meanwhile; a short write then stores them, stamped with
+    the position of that snapshot (changes since make them stale, as any). Fresh cells move to
+    that position, and once every kept span has cells the changes none of them can be stale
+    by are forgotten: the log stays as short as the oldest stale span."""
     postgres = engine.dialect.name == "postgresql"
-    # PostgreSQL: one snapshot for every statement (the cells, their position and the changes
-    # agree); an advisory lock keeps a second refresher out. SQLite: take the write lock first
-    # (a no-op update of the tracking row), so no page commits between our reads and writes.
-    options = {"isolation_level": "REPEATABLE READ"} if postgres else {}
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        if postgres:
-            if not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_LOCK))).scalar():
-                return False
-        else:
-            conn.execute(tracking.update().where(tracking.c.view == VIEW)
-                         .values(position=tracking.c.position))
-        position = int(conn.execute(sa.select(tracking.c.position)
-                                    .where(tracking.c.view == VIEW)).scalar() or 0)
-        known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
-        # Cells that no change since their position touched equal a refresh now: move their
-        # position on, so the change log behind them can be forgotten.
-        fresh = [label for label in set(known) - _stale_spans(conn, known)
-                 if known[label] < position]
-        if fresh:
-            conn.execute(cell_span.update().where(cell_span.c.span.in_(fresh))
-                         .values(position=position))
-        todo = due(conn, today)
-        if todo:
-            refresh(conn, todo[0].label)
-        known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
-        if known and {p.label for p in candidates(conn, today)} <= set(known):
-            conn.execute(changed.delete().where(changed.c.position <= min(known.values())))
-        return bool(todo)
+    with engine.connect() as conn:
+        if postgres and not conn.execute(
+                sa.select(sa.func.pg_try_advisory_lock(_LOCK))).scalar():
+            conn.rollback()
+            return False
+        try:
+            if postgres:
+                conn.commit()  # end the lock's transaction: the snapshot starts below
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                position = _position(conn)
+                known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
+                fresh = [label for label in set(known) - _stale_spans(conn, known)
+                         if known[label] < position]
+                todo = due(conn, today)
+                if todo:
+                    compute(conn, todo[0].label)
+            if postgres:
+                conn.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                if fresh:  # untouched since their position: equal to a refresh at `position`
+                    conn.execute(cell_span.update().where(
+                        cell_span.c.span.in_(fresh), cell_span.c.position < position)
+                        .values(position=position))
+                if todo:
+                    store(conn, todo[0].label, position)
+                known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
+                if known and {p.label for p in candidates(conn, today)} <= set(known):
+                    conn.execute(changed.delete().where(changed.c.position <= min(known.values())))
+            return bool(todo)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            _cells.drop(conn, checkfirst=True)
+            if postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(_LOCK)))
+            conn.commit()

@@ -152,9 +152,12 @@ class Runtime:
         self.engine = engine
         self.store_kind = store_kind
         self.page = page or self.PAGE
-        # Work the background runner does once caught up (pre-aggregates): each call does one
-        # unit in its own transaction and returns True while more is due.
+        # Work derived from the views (pre-aggregates), done in a thread of its own after each
+        # catch-up so that pages never wait behind it: each call of a task does one unit in
+        # its own transactions and returns True while more is due.
         self.maintenance = list(maintenance)
+        self._maintain_wake = threading.Event()
+        self._maintain_lock = threading.Lock()
         self.views: list[View] = [cls(ViewRecorder(engine, cls.name)) for cls in view_classes]
         self._lock = threading.Lock()  # one page at a time in this process
         self._wake = threading.Event()
@@ -349,27 +352,35 @@ class Runtime:
             return
         self._stop.clear()
         self._threads = [threading.Thread(target=self._loop, args=(poll_seconds,),
-                                          name="projections", daemon=True)]
-        if self.store_kind == "postgresql":
-            self._threads.append(threading.Thread(target=self._listen, name="projections-listen",
-                                                  daemon=True))
+                                          name="projections", daemon=True),
+                         *self._helpers()]
         for t in self._threads:
             t.start()
+
+    def _helpers(self) -> list[threading.Thread]:
+        """The threads beside the loop: LISTEN on PostgreSQL, maintenance if there is any."""
+        out = []
+        if self.store_kind == "postgresql":
+            out.append(threading.Thread(target=self._listen, name="projections-listen",
+                                        daemon=True))
+        if self.maintenance:
+            out.append(threading.Thread(target=self._maintain_loop,
+                                        name="projections-maintenance", daemon=True))
+        return out
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._maintain_wake.set()
         for t in self._threads:
             t.join(timeout=10)
         self._threads = []
 
     def run_forever(self, poll_seconds: float = 1.0) -> None:
         """`kemitraan project`: the same loop in the foreground."""
-        if self.store_kind == "postgresql":
-            listener = threading.Thread(target=self._listen, name="projections-listen",
-                                        daemon=True)
-            self._threads = [listener]
-            listener.start()
+        self._threads = self._helpers()
+        for t in self._threads:
+            t.start()
         self._loop(poll_seconds)
 
     def _loop(self, poll_seconds: float) -> None:
@@ -380,7 +391,7 @@ class Runtime:
             self._wake.clear()
             try:
                 self.catch_up()
-                more = self.maintain()
+                self._maintain_wake.set()
                 self.last_error = None
                 backoff = 0.5
             except Exception as e:  # a database outage must not kill the runner
@@ -389,16 +400,30 @@ class Runtime:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            if not more:
-                self._wake.wait(timeout)
+            self._wake.wait(timeout)
 
     def maintain(self) -> bool:
-        """One unit of each maintenance task (after a catch-up); True while any has more."""
+        """One unit of each maintenance task; True while any has more."""
         more = False
-        with self._lock:
+        with self._maintain_lock:
             for task in self.maintenance:
                 more = task(self.engine) or more
         return more
+
+    def _maintain_loop(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            self._maintain_wake.wait(30.0)
+            self._maintain_wake.clear()
+            try:
+                while self.maintain() and not self._stop.is_set():
+                    pass
+                backoff = 0.5
+            except Exception as e:
+                log.error("projections.maintenance_error",
+                          error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
 
     def _listen(self) -> None:
         import psycopg
