@@ -135,10 +135,28 @@ def _base() -> sa.Subquery:
     return sa.select(*i, sa.case((i.r == 1, realized), else_=0).label("rv")).subquery("base")
 
 
+_span_rows = sa.Table(  # `_base()` of the span being refreshed, computed once
+    "tmp_funnel_base", sa.MetaData(),
+    sa.Column("id", sa.String(36)), sa.Column("large_nib", sa.String(13)),
+    sa.Column("umkm_nib", sa.String(13)), sa.Column("pola", sa.String(40)),
+    sa.Column("program", sa.String(100)), sa.Column("value_idr", sa.BigInteger),
+    sa.Column("loc", sa.String(13)), sa.Column("lrc", sa.String(13)),
+    sa.Column("urc", sa.String(13)), sa.Column("c", sa.Integer), sa.Column("d", sa.Integer),
+    sa.Column("r", sa.Integer), sa.Column("rv", sa.BigInteger),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _collect() -> sa.Insert:
+    base = _base()
+    return _span_rows.insert().from_select([c.name for c in _span_rows.c],
+                                           sa.select(*(base.c[c.name] for c in _span_rows.c)))
+
+
 def _fill() -> sa.Insert:
     """One row per partnership and each prefix of each level it touches (any of its three
     region codes lies in it, as `touches_region`), with its group keys at that level."""
-    b = _base().c
+    b = _span_rows.c
     parts = []
     for n, level in enumerate(LEVELS):
         region_key = sa.func.substr(b.loc, 1, _SEGMENT_ENDS[n])
@@ -184,23 +202,26 @@ def _aggregate() -> sa.Insert:
 
 
 @functools.cache
-def _statements() -> tuple[sa.Insert, sa.Insert]:
-    return _fill(), _aggregate()
+def _statements() -> tuple[sa.Insert, sa.Insert, sa.Insert]:
+    return _collect(), _fill(), _aggregate()
 
 
 def compute(conn: sa.Connection, label: str) -> None:
     """Computes the cells of one span (`2024` or `2024-Q1`) into the connection's temporary
     `tmp_funnel_cells` (created empty here), reading only: no lock on any view table."""
     period = parse_period(label)
-    fill, aggregate = _statements()
+    collect, fill, aggregate = _statements()
     _cells.drop(conn, checkfirst=True)
     _cells.create(conn)
+    _span_rows.create(conn)
     _rows.create(conn)
     try:
-        conn.execute(fill, {"span_start": period.start, "span_end": period.end})
+        conn.execute(collect, {"span_start": period.start, "span_end": period.end})
+        conn.execute(fill)
         conn.execute(aggregate, {"span_label": label})
     finally:
         _rows.drop(conn)
+        _span_rows.drop(conn)
 
 
 def store(conn: sa.Connection, label: str, position: int) -> bool:
