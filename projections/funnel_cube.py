@@ -69,11 +69,15 @@ def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
                             .where(cell_span.c.span == period.label)).scalar()
     if position is None or stale(conn, period, position):
         return None
-    rows = conn.execute(sa.select(cell).where(
-        cell.c.span == period.label, cell.c.prefix == prefix,
-        cell.c.group_by.in_([group_by, ""]))).mappings().all()
-    found = {r["key"]: _figures(r) for r in rows if r["group_by"] == group_by}
-    totals = next((_figures(r) for r in rows if r["group_by"] == ""), _figures({}))
+    rows = conn.execute(sa.select(cell.c.group_by, cell.c.key, *(cell.c[f] for f in FIGURES))
+                        .where(cell.c.span == period.label, cell.c.prefix == prefix,
+                               cell.c.group_by.in_([group_by, ""]))).all()
+    found, totals = {}, _figures({})
+    for grouping, key, *values in rows:
+        if grouping:
+            found[key] = dict(zip(FIGURES, values))
+        else:
+            totals = dict(zip(FIGURES, values))
     return shape(found, group_by), totals
 
 
@@ -160,18 +164,27 @@ def _fill() -> sa.Insert:
     parts = []
     for n, level in enumerate(LEVELS):
         region_key = sa.func.substr(b.loc, 1, _SEGMENT_ENDS[n])
-        for code in ([b.lrc, b.urc, b.loc] if level else [None]):
+        codes = [b.loc, b.urc, b.lrc] if level else [None]
+        for i, code in enumerate(codes):
             parts.append(sa.select(
                 sa.literal(level).label("level"),
                 (sa.func.substr(code, 1, level) if level else sa.literal("")).label("prefix"),
                 b.pola.label("k_pola"), b.program.label("k_program"),
                 region_key.label("k_region"), b.large_nib.label("k_large_nib"), b.large_nib,
-                b.umkm_nib, b.pola, b.value_idr, b.c, b.d, b.r, b.rv, b.id)
-                .where(*([sa.func.length(code) >= level] if level else [])))
-    # UNION (not ALL): a partnership with two codes in one prefix counts there once.
-    u = sa.union(*parts).subquery().c
+                b.umkm_nib, b.pola, b.value_idr, b.c, b.d, b.r, b.rv)
+                .where(*([_new_prefix(code, codes[:i], level)] if level else [])))
+    u = sa.union_all(*parts).subquery().c
     return _rows.insert().from_select([c.name for c in _rows.c],
                                       sa.select(*(u[c.name] for c in _rows.c)))
+
+
+def _new_prefix(code: Any, earlier: list[Any], level: int) -> sa.ColumnElement[bool]:
+    """`code` has a prefix of this length that none of the `earlier` codes shares: a
+    partnership counts once in a prefix two of its codes lie in (no sort to remove doubles)."""
+    mine = sa.func.substr(code, 1, level)
+    return sa.and_(sa.func.length(code) >= level, *(
+        sa.or_(sa.func.length(e) < level, sa.func.substr(e, 1, level) != mine)
+        for e in earlier))
 
 
 def _aggregate() -> sa.Insert:
@@ -232,7 +245,9 @@ def store(conn: sa.Connection, label: str, position: int) -> bool:
     if held is not None and held >= position:
         return False
     conn.execute(cell.delete().where(cell.c.span == label))
-    conn.execute(cell.insert().from_select([c.name for c in cell.c], sa.select(_cells)))
+    # in reading order: one (span, prefix, grouping) lies on adjacent pages of the table
+    conn.execute(cell.insert().from_select([c.name for c in cell.c], sa.select(_cells).order_by(
+        _cells.c.prefix, _cells.c.group_by, _cells.c.key)))
     conn.execute(cell_span.delete().where(cell_span.c.span == label))
     conn.execute(cell_span.insert().values(span=label, position=position))
     return True
