@@ -373,7 +373,8 @@ class Runtime:
         self._wake.set()
         self._maintain_wake.set()
         for t in self._threads:
-            t.join(timeout=10)
+            # a refresh under way is abandoned (its transactions roll back), not waited for
+            t.join(timeout=2 if t.name == "projections-maintenance" else 10)
         self._threads = []
 
     def run_forever(self, poll_seconds: float = 1.0) -> None:
@@ -381,7 +382,11 @@ class Runtime:
         self._threads = self._helpers()
         for t in self._threads:
             t.start()
-        self._loop(poll_seconds)
+        try:
+            self._loop(poll_seconds)
+        finally:  # Ctrl-C: tell the helpers at once, before the caller's close() joins them
+            self._stop.set()
+            self._maintain_wake.set()
 
     def _loop(self, poll_seconds: float) -> None:
         # On PostgreSQL the LISTEN thread wakes us; the timeout is only a safety net there.
