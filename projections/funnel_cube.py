@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from domain.clock import jakarta_date
 from domain.compliance import Period, parse_period, quarter
 from projections.real_partnerships import (
-    FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, funnel,
-    real_in_period, realization, shape,
+    FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, figure_columns,
+    funnel, real_in_period, realization, shape,
 )
 from projections.tables import tracking
 
@@ -190,25 +190,10 @@ def _new_prefix(code: Any, earlier: list[Any], level: int) -> sa.ColumnElement[b
 def _aggregate() -> sa.Insert:
     """Every grouping of every prefix, and the totals (group_by ""), in one statement."""
     t = _rows.c
-    real = t.r == 1
-
-    def figures() -> list[Any]:
-        return [
-            sa.func.count().label("reported"), sa.func.sum(t.c).label("confirmed"),
-            sa.func.sum(t.d).label("documented"), sa.func.sum(t.r).label("real"),
-            sa.func.count(sa.distinct(sa.case(
-                (real, t.large_nib + "|" + t.umkm_nib + "|" + t.pola)))).label(
-                "real_relationships"),
-            sa.func.count(sa.distinct(sa.case((real, t.large_nib)))).label("large_partners"),
-            sa.func.count(sa.distinct(sa.case((real, t.umkm_nib)))).label("umkm_partners"),
-            sa.func.sum(sa.case((real, sa.func.coalesce(t.value_idr, 0)), else_=0)).label(
-                "agreement_value_idr"),
-            sa.func.sum(sa.case((real, t.rv), else_=0)).label("realization_value_idr")]
-
     selects = []
     for group_by in ("", *GROUPINGS):
         key = t[f"k_{group_by}"] if group_by else sa.cast(sa.null(), sa.String)
-        selects.append(sa.select(_LABEL, t.prefix, sa.literal(group_by), key, *figures())
+        selects.append(sa.select(_LABEL, t.prefix, sa.literal(group_by), key, *figure_columns(t))
                        .group_by(t.level, t.prefix, *([key] if group_by else [])))
     return _cells.insert().from_select(["span", "prefix", "group_by", "key", *FIGURES],
                                        sa.union_all(*selects))

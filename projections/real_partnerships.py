@@ -653,27 +653,29 @@ def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
     base = sa.select(i.k, i.large_nib, i.umkm_nib, i.pola, i.value_idr, i.c, i.d, i.r,
                      sa.case((i.r == 1, realized), else_=0).label("rv")).cte("base")
     b = base.c
-    real = b.r == 1
 
-    def figures() -> list[Any]:
-        return [
-            sa.func.count().label("reported"), sa.func.sum(b.c).label("confirmed"),
-            sa.func.sum(b.d).label("documented"), sa.func.sum(b.r).label("real"),
-            sa.func.count(sa.distinct(sa.case(
-                (real, b.large_nib + "|" + b.umkm_nib + "|" + b.pola)))).label(
-                "real_relationships"),
-            sa.func.count(sa.distinct(sa.case((real, b.large_nib)))).label("large_partners"),
-            sa.func.count(sa.distinct(sa.case((real, b.umkm_nib)))).label("umkm_partners"),
-            sa.func.sum(sa.case((real, sa.func.coalesce(b.value_idr, 0)), else_=0)).label(
-                "agreement_value_idr"),
-            sa.func.sum(sa.case((real, b.rv), else_=0)).label("realization_value_idr")]
-
-    grouped = sa.select(sa.literal(0).label("total"), b.k, *figures()).group_by(b.k)
-    total = sa.select(sa.literal(1).label("total"), sa.null().label("k"), *figures())
+    grouped = sa.select(sa.literal(0).label("total"), b.k, *figure_columns(b)).group_by(b.k)
+    total = sa.select(sa.literal(1).label("total"), sa.null().label("k"), *figure_columns(b))
     rows = conn.execute(sa.union_all(grouped, total)).mappings().all()
     found = {r["k"]: _figures(r) for r in rows if r["total"] == 0}
     totals = next((_figures(r) for r in rows if r["total"] == 1), _figures({}))
     return shape(found, group_by), totals
+
+
+def figure_columns(t: Any) -> list[Any]:
+    """The nine FIGURES as aggregate columns over rows with the columns large_nib, umkm_nib, pola,
+    value_idr, c/d/r (0/1: confirmed, documented, real) and rv (realized value of a real row)."""
+    real = t.r == 1
+    return [
+        sa.func.count().label("reported"), sa.func.sum(t.c).label("confirmed"),
+        sa.func.sum(t.d).label("documented"), sa.func.sum(t.r).label("real"),
+        sa.func.count(sa.distinct(sa.case(
+            (real, t.large_nib + "|" + t.umkm_nib + "|" + t.pola)))).label("real_relationships"),
+        sa.func.count(sa.distinct(sa.case((real, t.large_nib)))).label("large_partners"),
+        sa.func.count(sa.distinct(sa.case((real, t.umkm_nib)))).label("umkm_partners"),
+        sa.func.sum(sa.case((real, sa.func.coalesce(t.value_idr, 0)), else_=0)).label(
+            "agreement_value_idr"),
+        sa.func.sum(sa.case((real, t.rv), else_=0)).label("realization_value_idr")]
 
 
 def shape(found: dict[Any, dict[str, int]], group_by: str) -> list[dict[str, Any]]:
