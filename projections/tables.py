@@ -27,6 +27,29 @@ def region_within(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElemen
     return sa.or_(column == prefix, column.like(prefix + ".%"))
 
 
+def reconcile_indexes(conn: sa.Connection, tables: Sequence[sa.Table]) -> list[str]:
+    """Brings the secondary indexes (named `ix_...`) of existing view tables to what the code
+    declares: creates the missing ones, drops the ones no longer declared. `create_all` only
+    creates missing tables, so without this a release that changes a view's indexes would keep
+    the old ones on every existing database. An index whose definition changes gets a new
+    name. Returns what it did, for the log."""
+    inspector = sa.inspect(conn)
+    done: list[str] = []
+    for table in tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {ix["name"] for ix in inspector.get_indexes(table.name)
+                   if (ix.get("name") or "").startswith("ix_")}
+        declared = {ix.name: ix for ix in table.indexes}
+        for name in sorted(present - set(declared)):
+            conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
+            done.append(f"dropped {name}")
+        for name in sorted(set(declared) - present):
+            declared[name].create(conn)
+            done.append(f"created {name}")
+    return done
+
+
 def _pg_type(column: sa.Column[Any], dialect: sa.engine.Dialect) -> str:
     """The PostgreSQL element type of a column's array parameter (collation aside)."""
     t = column.type

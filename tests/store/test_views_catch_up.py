@@ -76,3 +76,60 @@ def test_every_amendable_field_folds_into_the_list(container) -> None:  # type: 
     with container.engine.connect() as conn:
         row = conn.execute(sa.select(partnership_list)).one()
     assert (row.title, row.value_idr, row.end_date, row.version) == ("Baru", 5, date(2025, 1, 1), 2)
+
+
+def _indexes(conn: sa.Connection, table: str) -> dict[str, str]:
+    """{name: definition} of a table's `ix_` indexes, as the database stores them."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                    "AND tbl_name = ?", (table,)).all()
+    else:
+        rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes "
+                                    "WHERE tablename = %s", (table,)).all()
+    return {r[0]: r[1] for r in rows if r[0].startswith("ix_")}
+
+
+def test_a_release_that_changes_a_views_indexes_brings_an_existing_database_to_them(
+        container) -> None:  # type: ignore[no-untyped-def]
+    """An existing database keeps its view rows; the indexes the code no longer declares go,
+    the declared ones missing are created (here: the audit leaves' old full indexes)."""
+    lg = with_two_businesses(container)
+    container.views.catch_up()
+    with container.engine.begin() as conn:  # the database as the previous release left it
+        conn.exec_driver_sql("DROP INDEX ix_view_audit_leaves_evidence_sha")
+        conn.exec_driver_sql("CREATE INDEX ix_view_audit_leaves_stream_id "
+                             "ON view_audit_leaves (stream_id)")
+        before = conn.exec_driver_sql("SELECT count(*) FROM view_audit_leaves").scalar()
+    assert before == 2
+    Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind).setup()
+    with container.engine.connect() as conn:
+        found = _indexes(conn, "view_audit_leaves")
+        assert conn.exec_driver_sql("SELECT count(*) FROM view_audit_leaves").scalar() == before
+    assert sorted(found) == ["ix_view_audit_leaves_evidence_sha",
+                             "ix_view_audit_leaves_evidence_stream"]
+    assert all("WHERE" in definition.upper() for definition in found.values())  # partial
+
+
+def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_tables_grow(
+        container) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL plans each page's statements with the tables' statistics: a rebuild (one
+    transaction, invisible to autovacuum) analyzes the view tables after 8, 16, ... pages.
+    SQLite is never analyzed (its planner needs no statistics for these lookups)."""
+    lg = with_two_businesses(container)
+    for i in range(12):
+        lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
+                               umkm_nib="3216000000101", pola="rantai_pasok",
+                               title=f"Kontrak {i}", start_date=date(2024, 1, 1),
+                               location_region_code="32.16")
+    runtime = Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind, page=1)
+    runtime.setup()
+    runtime.rebuild()
+    with container.engine.connect() as conn:
+        if container.store_kind == "postgresql":
+            # -1: never analyzed (PostgreSQL 14+); autovacuum ignores tables this small
+            tuples = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = "
+                                          "'view_partnership_list'").scalar()
+            assert tuples == 6  # the analyze after page 8: two businesses, six proposals
+        else:
+            assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master "
+                                        "WHERE name = 'sqlite_stat1'").scalar() == 0
