@@ -57,7 +57,10 @@ case "$cmd" in
     ensure_venv test
     ensure_postgres
     ensure_chromium
-    exec "$VENV/bin/python" -m pytest "$@"
+    # One pytest worker per core, at most 4 (each has its own PostgreSQL database and data
+    # dirs); KEMITRAAN_TEST_WORKERS=0 runs in one process.
+    workers=${KEMITRAAN_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 2); echo $((n > 4 ? 4 : n)))}
+    exec "$VENV/bin/python" -m pytest -n "$workers" "$@"
     ;;
   *)
     echo "usage: ./run.sh demo [--port N] | ./run.sh test [pytest args]" >&2
