@@ -429,8 +429,11 @@ def first_id(pop: Population, phase: str, k: int) -> UUID | None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(url: str, seed: int, n: int) -> None:
-    _worker["ledger"] = Ledger(env=env_for(url))
+def _init_worker(url: str, seed: int, n: int, create_table: bool = True) -> None:
+    # pool workers find the tables made by main(): creating them again in parallel made
+    # PostgreSQL fail one worker with "tuple concurrently updated"
+    env = env_for(url) if create_table else {**env_for(url), "CREATE_TABLE": "n"}
+    _worker["ledger"] = Ledger(env=env)
     if "pop" not in _worker:  # forked workers inherit the parent's
         _worker["pop"] = Population(seed, n)
 
@@ -494,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
             pool = None
         else:
             pool = mp.get_context("fork").Pool(workers, _init_worker,
-                                               (args.url, args.seed, args.partnerships))
+                                               (args.url, args.seed, args.partnerships, False))
             results = pool.imap_unordered(run_chunk, tasks)
         n_phase = skipped = 0
         for _, k, n, _s in results:

@@ -64,22 +64,23 @@ def _pg_type(column: sa.Column[Any], dialect: sa.engine.Dialect) -> str:
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Inserts `rows` (dicts with the same keys) in bulk.
+    """Inserts `rows` (dicts with the same keys) in bulk, in the connection's transaction.
 
-    PostgreSQL: ONE statement, `INSERT ... SELECT * FROM unnest(array, array, ...)` with one
-    array parameter per column (psycopg's executemany sends one INSERT per row). SQLite: the
-    driver's executemany (in-process, no round trips), which has no variable limit to mind."""
+    PostgreSQL: `COPY ... FROM STDIN` on the connection's own psycopg connection (psycopg's
+    executemany sends one INSERT per row; an `INSERT ... SELECT FROM unnest(arrays)` spent a
+    fifth of the audit view's catch-up quoting array literals). SQLite: the driver's
+    executemany (in-process, no round trips), which has no variable limit to mind."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), rows)
         return
     names = list(dict.fromkeys(k for r in rows for k in r))
-    columns = [table.c[n] for n in names]
-    arrays = [[r.get(c.name) for r in rows] for c in columns]
-    sql = (f'INSERT INTO {_quote(conn, table)} ({", ".join(_q(conn, n) for n in names)}) '
-           f'SELECT * FROM unnest({", ".join(f"%s::{_pg_type(c, conn.dialect)}[]" for c in columns)})')
-    conn.exec_driver_sql(sql, tuple(arrays))
+    sql = f'COPY {_quote(conn, table)} ({", ".join(_q(conn, n) for n in names)}) FROM STDIN'
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+        for r in rows:
+            copy.write_row([r.get(n) for n in names])
 
 
 def update_rows(conn: sa.Connection, table: sa.Table, keys: list[str],
