@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -75,12 +76,12 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), rows)
         return
-    names = list(dict.fromkeys(k for r in rows for k in r))
+    names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))  # every key, in C
     sql = f'COPY {_quote(conn, table)} ({", ".join(_q(conn, n) for n in names)}) FROM STDIN'
     driver = conn.connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
         for r in rows:
-            copy.write_row([r.get(n) for n in names])
+            copy.write_row(tuple(map(r.get, names)))
 
 
 def update_rows(conn: sa.Connection, table: sa.Table, keys: list[str],
