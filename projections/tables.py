@@ -79,9 +79,13 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))  # every key, in C
     sql = f'COPY {_quote(conn, table)} ({", ".join(_q(conn, n) for n in names)}) FROM STDIN'
     driver = conn.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-        for r in rows:
-            copy.write_row(tuple(map(r.get, names)))
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for r in rows:
+                copy.write_row(tuple(map(r.get, names)))
+    except dbapi_error as e:  # raised as SQLAlchemy raises its own (IntegrityError, ...)
+        raise sa.exc.DBAPIError.instance(sql, None, e, dbapi_error) from e
 
 
 def update_rows(conn: sa.Connection, table: sa.Table, keys: list[str],
