@@ -324,7 +324,16 @@ class Runtime:
         if self.store_kind != "postgresql" or n < 8 or n & (n - 1):
             return
         names = sorted({t.name for v in views for t in v.tables})
-        conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{name}"' for name in names))
+        # ANALYZE waits for a VACUUM of the same table (an anti-wraparound one is never
+        # cancelled for us): give up after a moment rather than stall the page behind it.
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{name}"' for name in names))
+        except sa.exc.OperationalError as e:
+            log.info("projections.analyze_skipped", error=str(e.orig).splitlines()[0])
+        finally:
+            conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
 
     def catch_up(self) -> int:
         """Folds everything recorded so far into every view; returns the position reached."""
