@@ -42,11 +42,12 @@ def reconcile_indexes(conn: sa.Connection, tables: Sequence[sa.Table]) -> list[s
         present = {ix["name"] for ix in inspector.get_indexes(table.name)
                    if (ix.get("name") or "").startswith("ix_")}
         declared = {ix.name: ix for ix in table.indexes}
+        # IF [NOT] EXISTS: two processes starting together both see the old state
         for name in sorted(present - set(declared)):
-            conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_q(conn, name)}")
             done.append(f"dropped {name}")
         for name in sorted(set(declared) - present):
-            declared[name].create(conn)
+            conn.execute(sa.schema.CreateIndex(declared[name], if_not_exists=True))
             done.append(f"created {name}")
     return done
 
