@@ -46,6 +46,21 @@ def open_container() -> Container:
     raise AssertionError("unreachable")
 
 
+ProcessesOption = Annotated[Optional[int], typer.Option(
+    min=1, help="Processes folding the views, each a lane of them (PostgreSQL; default: one "
+                "per lane, up to the cores; SQLite: always 1)")]
+
+
+def lane_processes(store_kind: str, names: list[str], processes: int | None) -> int:
+    from api import lanes
+
+    if processes is None:
+        return lanes.default_processes(store_kind, names)
+    if processes > 1 and store_kind != "postgresql":
+        fail("--processes above 1 needs PostgreSQL (SQLite has one writer at a time)", 2)
+    return processes
+
+
 def run_server(container: Container, host: str, port: int) -> None:
     import uvicorn
 
@@ -131,18 +146,26 @@ if __name__ == "__main__":
 
 @app.command()
 def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds between "
-                                                "looks at the log")] = 1.0) -> None:
+                                                "looks at the log")] = 1.0,
+            processes: ProcessesOption = None) -> None:
     """Run the projections alone (deployments with several API processes)."""
-    from api import audit
+    from api import audit, lanes
 
     container = open_container()
-    typer.echo(f"kemitraan project: {len(container.views.views)} views on "
-               f"{container.store_kind}, signing audit checkpoints; Ctrl-C stops", err=True)
-    audit.start_signer(container)  # concurrent signers are harmless: one checkpoint per size
     try:
-        container.views.run_forever(poll)
+        names = [v.name for v in container.views.views]
+        plan = lanes.plan(names, lane_processes(container.store_kind, names, processes))
+        typer.echo(f"kemitraan project: {len(names)} views on {container.store_kind} in "
+                   f"{len(plan)} process(es), signing audit checkpoints; Ctrl-C stops", err=True)
+        audit.start_signer(container)  # concurrent signers are harmless: one per size
+        if len(plan) == 1:
+            container.views.run_forever(poll)
+        else:
+            lanes.run_forever(container.settings, container.views, plan, poll)
     except KeyboardInterrupt:
         pass
+    except lanes.LaneFailed as e:
+        fail(str(e))
     finally:
         audit.stop_signer(container)
         container.close()
@@ -170,22 +193,32 @@ def projections_status() -> None:
 
 @projections_app.command("rebuild")
 def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
-        help="one view (default: all)")] = None) -> None:
+        help="one view (default: all)")] = None, processes: ProcessesOption = None) -> None:
     """Drop a view (or all) and replay the log into it; readers see the old view until done."""
+    from api import lanes
+
     container = open_container()
     try:
         names = [v.name for v in container.views.views]
         if name is not None and name not in names:
             fail(f"no view named {name!r}; views: {', '.join(names)}", 2)
+        wanted = [name] if name else names
+        plan = lanes.plan(wanted, lane_processes(container.store_kind, names, processes))
         head = container.views.head()
         with typer.progressbar(length=max(head, 1), label="rebuilding", file=sys.stderr) as bar:
             done = [0]
 
-            def progress(position: int, _head: int) -> None:
+            def progress(position: int, _head: int = 0) -> None:
                 bar.update(max(min(position, head) - done[0], 0))
                 done[0] = max(done[0], min(position, head))
 
-            folded = container.views.rebuild([name] if name else None, progress=progress)
+            try:
+                if len(plan) == 1:
+                    folded = container.views.rebuild(wanted, progress=progress)
+                else:
+                    folded = lanes.rebuild(container.settings, plan, progress=progress)
+            except lanes.LaneFailed as e:
+                fail(f"rebuild failed: {e}")
         typer.echo(f"rebuilt {name or 'all views'}: {folded} events folded, "
                    f"position {container.views.position()}", err=True)
     finally:

@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
+from api import lanes  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.wiring import Container, build  # noqa: E402
 from projections.registry import VIEWS  # noqa: E402
@@ -238,20 +239,31 @@ def profile_sample(c: Container, page: int, events: int, out: Path) -> dict[str,
 
 # ---- 3./4. catch-up and rebuild ------------------------------------------------------------------
 
-def measure_catch_up(c: Container, head: int, page: int) -> dict[str, Any]:
+def measure_catch_up(c: Container, head: int, page: int, processes: int = 1) -> dict[str, Any]:
+    """All views from empty tables up to `head`: in this process, or with `processes` > 1 in
+    lane processes (`api.lanes`; then cpu and RSS are this process's, not the lanes')."""
     rt = fresh_runtime(c, page)
     q = Quartiles(head)
     cpu, t = time.process_time(), perf_counter()
-    folded, reached = run_until(rt, head, q)
+    plan = lanes.plan([v.name for v in rt.views], processes)
+    if len(plan) == 1:
+        folded, reached = run_until(rt, head, q)
+    else:
+        folded = lanes.catch_up(c.settings, plan, head, progress=q.at)
+        reached = rt.position()
     wall = perf_counter() - t
     return {"folded": folded, "reached": reached, "wall": wall, "rate": head / wall,
             "cpu": time.process_time() - cpu, "rss": q.text(), "runtime": rt}
 
 
-def measure_rebuild(rt: Runtime, head: int) -> dict[str, Any]:
+def measure_rebuild(c: Container, rt: Runtime, head: int, processes: int = 1) -> dict[str, Any]:
     q = Quartiles(head)
     cpu, t = time.process_time(), perf_counter()
-    folded = rt.rebuild(progress=lambda position, _head: q.at(position))
+    plan = lanes.plan([v.name for v in rt.views], processes)
+    if len(plan) == 1:
+        folded = rt.rebuild(progress=lambda position, _head: q.at(position))
+    else:
+        folded = lanes.rebuild(c.settings, plan, progress=q.at)
     wall = perf_counter() - t
     return {"folded": folded, "wall": wall, "rate": head / wall,
             "cpu": time.process_time() - cpu, "rss": q.text()}
@@ -394,7 +406,9 @@ def report(r: dict[str, Any]) -> str:
                      f"({rt['events']:,} events, {rt['wall']:.0f} s) | |")
     ratio = cu["rate"] / raw["rate"]
     lines += [
-        f"| catch-up of all views from zero | {cu['rate']:,.0f} log events/s "
+        f"| catch-up of all views from zero"
+        f"{f' ({p} lane processes)' if (p := r.get('processes', 1)) > 1 else ''} | "
+        f"{cu['rate']:,.0f} log events/s "
         f"({cu['wall']:.0f} s, {cu['folded']:,} events folded) | |",
         f"| **catch-up ÷ raw** | **{ratio:.3f}** | ≥ 0.25: {verdict(ratio >= TARGETS['ratio'])} |",
     ]
@@ -411,6 +425,9 @@ def report(r: dict[str, Any]) -> str:
     if rb:
         lines.append(f"| same, rebuild | {rb['rss']} MB | flat |")
     lines.append(f"| runner peak RSS (ru_maxrss, whole run) | {r['peak_mb']:.0f} MB | |")
+    if r.get("lanes_peak_mb"):
+        lines.append(f"| largest lane process's peak RSS ({r['processes']} processes) | "
+                     f"{r['lanes_peak_mb']:.0f} MB | |")
     if r["stats"]:
         worst = max(s["p95"] for s in r["stats"])
         lines += ["", f"Statistics latency, ms (p50 / p95; n samples per cell; current quarter "
@@ -473,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cell-budget", type=float, default=30.0,
                     help="seconds per statistics cell before it stops sampling")
     ap.add_argument("--no-rebuild", action="store_true")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="fold catch-up and rebuild in this many lane processes (api.lanes)")
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--limit", type=int, help="measure raw and catch-up over the first LIMIT "
@@ -496,7 +515,8 @@ def main(argv: list[str] | None = None) -> None:
                          "command": "bench/readside.py " + " ".join(
                              a if "://" not in a else a.split("@")[-1] for a in
                              (argv if argv is not None else sys.argv[1:])),
-                         "page": args.page, "views": [v.name for v in VIEWS]}
+                         "page": args.page, "views": [v.name for v in VIEWS],
+                         "processes": args.processes}
     try:
         r["env"] = environment(c)
         r["store"] = c.store_kind
@@ -532,13 +552,13 @@ def main(argv: list[str] | None = None) -> None:
             for k, v in prof["split"].items():
                 print(f"  {k:45s} {v / prof['wall'] * 100:5.1f} %", flush=True)
 
-        cu = measure_catch_up(c, head, args.page)
+        cu = measure_catch_up(c, head, args.page, args.processes)
         rt_obj = cu.pop("runtime")
         r["catch_up"] = cu
         print(f"catch-up: {cu['rate']:,.0f} events/s in {cu['wall']:.1f} s, ratio "
               f"{cu['rate'] / raw['rate']:.3f}; RSS {cu['rss']} MB", flush=True)
         if not args.no_rebuild:
-            rb = measure_rebuild(rt_obj, head)
+            rb = measure_rebuild(c, rt_obj, head, args.processes)
             r["rebuild"] = rb
             print(f"rebuild: {rb['wall']:.1f} s ({rb['rate']:,.0f} events/s); RSS {rb['rss']} MB",
                   flush=True)
@@ -547,6 +567,8 @@ def main(argv: list[str] | None = None) -> None:
         r["stats"] = [] if args.no_stats else measure_stats(
             c, args.samples, args.cell_budget, args.seed, http=not args.no_http)
         r["peak_mb"] = peak_mb()
+        if args.processes > 1:
+            r["lanes_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         r["load_end"] = os.getloadavg()[0]
     finally:
         c.close()

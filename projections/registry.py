@@ -20,6 +20,12 @@ VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnersh
                            ScaleUpgradesView, EvidenceReuseView, RegulationsView,
                            ComplianceFactsView, AuditLogView]
 
+# Views folded in a process of their own when several are allowed (`api.lanes`, ADR 0011):
+# each group here is a lane, every other view is in the first lane. The audit log is the
+# heaviest view (a leaf and its tree nodes for every event, hashed from the stored bytes) and
+# nothing reads its tables together with another view's.
+LANES: list[tuple[str, ...]] = [("audit_log",)]
+
 
 def refresh_funnel_cells(engine: sa.Engine) -> bool:
     """Refreshes one stale span of the pre-aggregated funnel (`projections.funnel_cube`)."""
