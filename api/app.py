@@ -30,12 +30,16 @@ Every request but `GET /v1/health` carries `Authorization: Bearer <token>`."""
 def create_app(container: Container, clock: Callable[[], datetime] | None = None,
                run_projections: bool = False) -> FastAPI:
     """`run_projections`: keep the views caught up in a background thread for the app's
-    lifetime (`kemitraan serve`). Without it, projection reads catch up synchronously."""
+    lifetime (`kemitraan serve`), or with `KEMITRAAN_PROJECTIONS=follow` only wait for another
+    process to fold them. Without it, projection reads catch up synchronously."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_projections:
-            container.views.start()
+            if container.settings.projections == "follow":
+                container.views.follow()  # `kemitraan project` folds them (ADR 0011)
+            else:
+                container.views.start()
             audit.start_signer(container)
         try:
             yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,9 @@ class Settings(BaseSettings):
     command_cache_size: int | None = Field(
         default=None, ge=0, description="Aggregates kept for the next command (0 = off). Default:"
         " 10000 on the embedded SQLite store, 0 on PostgreSQL (several processes may write).")
+    projections: Literal["run", "follow"] = Field(
+        default="run", description="run: `kemitraan serve` folds the views in a background "
+        "thread; follow: it only reads them, and `kemitraan project` (beside it) folds them.")
     log_format: str | None = Field(default=None, description="json or console; default: "
                                    "console on a terminal, json otherwise.")
 

@@ -164,6 +164,7 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._full_pages = 0  # full pages folded since start (or since a rebuild began)
+        self._following = False
         self._caught_up = threading.Condition()
         self.last_error: str | None = None
 
@@ -350,7 +351,14 @@ class Runtime:
 
     @property
     def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        """Someone keeps the views caught up: this process's threads, or, when following,
+        another process; reads then wait for positions instead of folding themselves."""
+        return self._following or any(t.is_alive() for t in self._threads)
+
+    def follow(self) -> None:
+        """Only read: another process (`kemitraan project`) folds the views. A read with
+        `min_position` then waits for the positions it reaches, as with a runner here."""
+        self._following = True
 
     def wake(self) -> None:
         self._wake.set()
@@ -405,6 +413,7 @@ class Runtime:
         return out
 
     def stop(self) -> None:
+        self._following = False
         self._stop.set()
         self._wake.set()
         self._maintain_wake.set()
