@@ -1,13 +1,13 @@
 """The audit log: every stored event is a leaf of one append-only RFC 9162 Merkle tree (ADR 0013).
 
 A view like the others (exactly-once through the runtime's tracking), with one difference: its
-leaves are read from the recorder's own table, not from the decoded events. Each page it reads
-the stored records after its last leaf up to the last event of the page, in `seq` order, hashes
-their bytes as stored, numbers them densely from 0 (the store's ids may have gaps), and writes
-the leaf rows and the hash of every complete subtree that the new leaves complete. Any root or
-proof then needs O(log n) indexed reads (`projections.merkle`). The handler is registered for
-the base of all domain events, so every topic is read; a record of a topic no view knows still
-becomes a leaf, in order, with the next page that reads anything.
+leaves are the stored records themselves, not the decoded events (`records = True`: the runtime
+hands it every record of the page as read from the log, of any topic, and reads the log
+unfiltered for it). Each page it hashes the records' bytes as stored, in `seq` order, numbers
+them densely from 0 (the store's ids may have gaps), and writes the leaf rows and the hash of
+every complete subtree that the new leaves complete. Any root or proof then needs O(log n)
+indexed reads (`projections.merkle`). Only the few events that carry a stream's regions or an
+evidence file are decoded.
 
 It also keeps, per stream, the regions that stream touches, for auditors of a region.
 """
@@ -19,10 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 
+from domain.access_token import AccessToken
 from domain.application import Ledger
+from domain.business import Business
+from domain.partnership import Partnership
+from domain.regulation import Regulation
 from projections import merkle
 from projections.audit_format import leaf_bytes, record_sha256, stream_id_text
 from projections.runtime import View
@@ -107,12 +110,12 @@ def iter_records(engine: sa.Engine, page: int = 5000) -> Iterator[Any]:
         after = int(rows[-1].seq)
 
 
-def leaf_of(row: Any) -> tuple[dict[str, Any], bytes]:
+def leaf_of(seq: int, originator_id: Any, version: int, topic: str,
+            state: bytes) -> tuple[dict[str, Any], bytes]:
     """The leaf of one stored record: its fields and its leaf hash."""
-    state = bytes(row.state)
-    fields = {"seq": int(row.seq), "stream_id": stream_id_text(row.originator_id),
-              "version": int(row.originator_version), "topic": row.topic,
-              "record_sha256": record_sha256(state)}
+    fields = {"seq": int(seq), "stream_id": stream_id_text(originator_id),
+              "version": int(version), "topic": topic,
+              "record_sha256": record_sha256(bytes(state))}
     return fields, merkle.leaf_hash(leaf_bytes(**fields))
 
 
@@ -165,47 +168,55 @@ def stream_in_region(prefix: str) -> sa.ColumnElement[bool]:
 class AuditLogView(View):
     name = "audit_log"
     tables = (leaves, nodes, scopes)
+    records = True  # every stored record becomes a leaf, hashed as stored (any topic)
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
-        self._last_seq = 0
+        self._records: list[Notification] = []
         self._scopes: dict[str, dict[str, Any]] = {}
         self._evidence: dict[int, tuple[str, str]] = {}
 
+    def process_record(self, record: Notification) -> None:
+        self._records.append(record)
+
+    # Only the events that carry a stream's regions or an evidence file are decoded.
     @singledispatchmethod
     def process_event(self, e: Any, tracking: Tracking) -> None:
         pass
 
-    @process_event.register(DomainEvent)
-    def _event(self, e: Any, tracking: Tracking) -> None:
-        seq = tracking.notification_id
-        self._last_seq = max(self._last_seq, seq)
-        topic = type(e).__dict__.get("TOPIC", "")
+    @process_event.register(Partnership.Proposed)
+    def _proposed(self, e: Partnership.Proposed, tracking: Tracking) -> None:
+        self._scope(e, "partnership", e.large_region_code, e.umkm_region_code,
+                    e.location_region_code)
+
+    @process_event.register(Business.Registered)
+    def _registered(self, e: Business.Registered, tracking: Tracking) -> None:
+        self._scope(e, "business", e.region_code)
+
+    @process_event.register(Regulation.Enacted)
+    def _enacted(self, e: Regulation.Enacted, tracking: Tracking) -> None:
+        self._scope(e, "regulation", e.pack.get("region_code"))
+
+    @process_event.register(AccessToken.Issued)
+    def _issued(self, e: AccessToken.Issued, tracking: Tracking) -> None:
+        self._scope(e, "token", None)
+
+    @process_event.register(Partnership.EvidenceSubmitted)
+    def _evidence_submitted(self, e: Partnership.EvidenceSubmitted, tracking: Tracking) -> None:
+        self._evidence[tracking.notification_id] = (e.evidence_id, e.sha256)
+
+    def _scope(self, e: Any, kind: str, a: str | None, b: str | None = None,
+               c: str | None = None) -> None:
         sid = str(e.originator_id)
-        if topic == "kemitraan.Partnership.Proposed":
-            self._scopes[sid] = {"stream_id": sid, "kind": "partnership",
-                                 "region_a": e.large_region_code,
-                                 "region_b": e.umkm_region_code,
-                                 "region_c": e.location_region_code}
-        elif topic == "kemitraan.Business.Registered":
-            self._scopes[sid] = {"stream_id": sid, "kind": "business",
-                                 "region_a": e.region_code, "region_b": None, "region_c": None}
-        elif topic == "kemitraan.Regulation.Enacted":
-            self._scopes[sid] = {"stream_id": sid, "kind": "regulation",
-                                 "region_a": e.pack.get("region_code"), "region_b": None,
-                                 "region_c": None}
-        elif topic == "kemitraan.AccessToken.Issued":
-            self._scopes[sid] = {"stream_id": sid, "kind": "token", "region_a": None,
-                                 "region_b": None, "region_c": None}
-        elif topic == "kemitraan.Partnership.EvidenceSubmitted":
-            self._evidence[seq] = (e.evidence_id, e.sha256)
+        self._scopes[sid] = {"stream_id": sid, "kind": kind, "region_a": a, "region_b": b,
+                             "region_c": c}
 
     def flush(self) -> None:
         try:
-            if self._last_seq:
+            if self._records:
                 self._write()
         finally:  # a page's state never carries into the next page
-            self._last_seq = 0
+            self._records = []
             self._scopes = {}
             self._evidence = {}
 
@@ -214,14 +225,16 @@ class AuditLogView(View):
         last = conn.execute(sa.select(leaves.c.leaf_index, leaves.c.seq)
                             .order_by(leaves.c.leaf_index.desc()).limit(1)).first()
         size, after = (int(last.leaf_index) + 1, int(last.seq)) if last else (0, 0)
+        if self._records[0].id <= after:  # the runtime hands each record over once
+            raise RuntimeError(f"audit log: record {self._records[0].id} is already a leaf")
         edge_keys = merkle.Frontier.edge_nodes(size)
         edge = node_reader(conn)(edge_keys)
         frontier = merkle.Frontier(size, [edge[k] for k in edge_keys])
         leaf_rows: list[dict[str, Any]] = []
         node_rows: list[dict[str, Any]] = []
-        for row in raw_records(conn, after, self._last_seq):
-            fields, h = leaf_of(row)
-            evidence_id, evidence_sha = self._evidence.get(fields["seq"], (None, None))
+        for n in self._records:
+            fields, h = leaf_of(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            evidence_id, evidence_sha = self._evidence.get(n.id, (None, None))
             leaf_rows.append({**fields, "leaf_index": frontier.size, "leaf_hash": h.hex(),
                               "evidence_id": evidence_id, "evidence_sha256": evidence_sha})
             node_rows.extend({"level": level, "idx": idx, "hash": nh}

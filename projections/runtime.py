@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
 from projections.tables import metadata, reconcile_indexes, tracking
@@ -79,6 +79,9 @@ class View(Projection[ViewRecorder]):
     name = "view"
     tables: tuple[sa.Table, ...] = ()
     topics: tuple[str, ...] = ()
+    # True: `process_record` also sees every stored record of the page, undecoded and of any
+    # topic (the audit log hashes them as stored); `process_event` still gets only `topics`.
+    records = False
 
     def __init__(self, view: ViewRecorder) -> None:
         super().__init__(view)
@@ -92,6 +95,10 @@ class View(Projection[ViewRecorder]):
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Events this view has no handler for change nothing."""
+
+    def process_record(self, record: Notification) -> None:
+        """Views with `records = True`: each stored record of the page, in log order, before
+        `process_event` gets its decoded event (if the view reads its topic)."""
 
     def handler(self, event_class: type) -> Callable[..., None] | None:
         """The function `process_event` dispatches `event_class` to, looked up once per class
@@ -253,8 +260,10 @@ class Runtime:
             return 0, start
         # Every view together reads nearly every topic, and filtering by topic in the query
         # costs more than skipping the few others here (a per-row `topic = ANY(...)` on
-        # PostgreSQL: ~4x slower pages); a rebuild of some views reads only their topics.
-        topics = () if len(views) == len(self.views) else self._topics(views)
+        # PostgreSQL: ~4x slower pages); a rebuild of some views reads only their topics,
+        # unless one of them reads every record.
+        whole = len(views) == len(self.views) or any(v.records for v in views)
+        topics = () if whole else self._topics(views)
         page = self.ledger.recorder.select_notifications(
             start=start, limit=self.page, stop=head, topics=topics, inclusive_of_start=False)
         # A short page means the log up to `head` is exhausted: every event in between was of
@@ -281,7 +290,11 @@ class Runtime:
             # start reads every event of its topics, one already past some of it is checked.
             by_topic: dict[str, list[View]] = {}
             lagging = [v for v in behind if positions[v.name] > start]
+            recorders = [v for v in behind if v.records]
             for n in page:
+                for v in recorders:
+                    if positions[v.name] < n.id:
+                        v.process_record(n)
                 readers = by_topic.get(n.topic)
                 if readers is None:
                     readers = by_topic[n.topic] = [v for v in behind if n.topic in v.topics]
