@@ -13,7 +13,7 @@ lanes never touch the same rows, and a runner inside `kemitraan serve` that stil
 view just races them page by page, as two servers always did. A lane's rebuild is one
 transaction, as a rebuild always was: each view still goes at once from its old complete rows
 to its new ones; only views of *different* lanes may commit a moment apart. No read joins the
-tables of two lanes (the audit log's tables are read only by the audit endpoints).
+tables of two lanes (see the rule at `LANES`).
 
 SQLite has one writer at a time: its lanes would only wait for each other, so it keeps one.
 """
@@ -79,12 +79,13 @@ def lane_runtime(runtime: Runtime, names: Sequence[str], maintenance: bool = Fal
 def _lane_main(settings: Settings, names: list[str], mode: str, arg: float,
                events: Any, index: int, parent: int) -> None:
     """A lane's process: 'rebuild', 'until' (catch up to position `arg`) or 'forever' (poll
-    every `arg` seconds until stopped, or until the parent process is gone)."""
+    every `arg` seconds until stopped); in every mode it ends when the parent process is gone."""
     from api.logs import configure
     from api.wiring import build
 
     configure(settings.log_format)
-    container = build(settings)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    container = build(settings, prepare=False)  # the parent prepared the store
     try:
         rt = lane_runtime(container.views, names)
         if mode == "rebuild":
@@ -98,7 +99,6 @@ def _lane_main(settings: Settings, names: list[str], mode: str, arg: float,
                 if reached >= min(arg, rt.head()):
                     break
         else:
-            threading.Thread(target=_stop_when_orphaned, args=(rt, parent), daemon=True).start()
             rt.run_forever(arg)
             folded = 0
         events.put(("done", index, folded))
@@ -112,10 +112,13 @@ def _lane_main(settings: Settings, names: list[str], mode: str, arg: float,
         container.close()
 
 
-def _stop_when_orphaned(rt: Runtime, parent: int) -> None:
+def _exit_when_orphaned(parent: int) -> None:
+    """A lane whose parent is gone (killed, crashed) exits at once: its open transaction, a
+    page or a whole rebuild, rolls back when the connection drops, so nothing is half-done and
+    nobody is left holding the views' locks."""
     while os.getppid() == parent:
-        time.sleep(1.0)
-    rt.stop()
+        time.sleep(0.5)
+    os._exit(3)
 
 
 class Lanes:

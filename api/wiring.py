@@ -70,9 +70,14 @@ def eventsourcing_env(settings: Settings) -> tuple[str, dict[str, str], str]:
         hide_password=False)
 
 
-def build(settings: Settings | None = None) -> Container:
+def build(settings: Settings | None = None, prepare: bool = True) -> Container:
+    """The container. `prepare=False` (a lane process, started after its parent prepared the
+    store): no DDL at all, since concurrent `CREATE ... IF NOT EXISTS` / `CREATE OR REPLACE`
+    on PostgreSQL can fail with "tuple concurrently updated"."""
     settings = settings or Settings()
     kind, env, views_url = eventsourcing_env(settings)
+    if not prepare:
+        env["CREATE_TABLE"] = "n"
     cache_size = settings.command_cache_size
     if cache_size is None:
         cache_size = 10_000 if kind == "sqlite" else 0
@@ -90,7 +95,8 @@ def build(settings: Settings | None = None) -> Container:
     views = Runtime(ledger, engine, VIEWS, store_kind=kind, maintenance=MAINTENANCE)
     ledger.after_save.append(views.wake)
     try:
-        views.setup()
+        if prepare:
+            views.setup()
     except sa.exc.OperationalError as e:
         ledger.close()
         raise ConfigurationError(f"cannot open the views database: {e.orig}") from None

@@ -61,6 +61,18 @@ nodes = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# The tree's size and last seq, moved with every page. Reading them from the leaves (`ORDER BY
+# leaf_index DESC LIMIT 1`) walked, inside a rebuild, every leaf the rebuild had deleted and not
+# yet replaced: quadratic. Bookkeeping (not in `tables`): created without a rebuild; a missing
+# row is read from the leaves once.
+head = sa.Table(
+    "view_audit_head", metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),  # always 1
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    info={"bookkeeping": True},
+)
+
 scopes = sa.Table(
     "view_audit_scopes", metadata,
     sa.Column("stream_id", sa.String(36), primary_key=True),
@@ -138,6 +150,9 @@ def node_reader(conn: sa.Connection) -> merkle.NodeReader:
 
 
 def tree_size(conn: sa.Connection) -> int:
+    size = conn.execute(sa.select(head.c.size).where(head.c.id == 1)).scalar()
+    if size is not None:
+        return int(size)
     last = conn.execute(sa.select(sa.func.max(leaves.c.leaf_index))).scalar()
     return 0 if last is None else int(last) + 1
 
@@ -220,11 +235,25 @@ class AuditLogView(View):
             self._scopes = {}
             self._evidence = {}
 
-    def _write(self) -> None:
-        conn = self.conn
+    def clear(self) -> None:
+        super().clear()
+        self.conn.execute(head.delete())
+        self.conn.execute(head.insert().values(id=1, size=0, last_seq=0))
+
+    def _head(self, conn: sa.Connection) -> tuple[int, int]:
+        """(tree size, seq of the last leaf)."""
+        row = conn.execute(sa.select(head.c.size, head.c.last_seq).where(head.c.id == 1)).first()
+        if row is not None:
+            return int(row.size), int(row.last_seq)
         last = conn.execute(sa.select(leaves.c.leaf_index, leaves.c.seq)
                             .order_by(leaves.c.leaf_index.desc()).limit(1)).first()
         size, after = (int(last.leaf_index) + 1, int(last.seq)) if last else (0, 0)
+        conn.execute(head.insert().values(id=1, size=size, last_seq=after))
+        return size, after
+
+    def _write(self) -> None:
+        conn = self.conn
+        size, after = self._head(conn)
         if self._records[0].id <= after:  # the runtime hands each record over once
             raise RuntimeError(f"audit log: record {self._records[0].id} is already a leaf")
         edge_keys = merkle.Frontier.edge_nodes(size)
@@ -241,6 +270,8 @@ class AuditLogView(View):
                              for (level, idx), nh in frontier.append(h))
         insert_rows(conn, leaves, leaf_rows)  # PostgreSQL: one statement per table
         insert_rows(conn, nodes, node_rows)
+        conn.execute(head.update().where(head.c.id == 1).values(
+            size=frontier.size, last_seq=self._records[-1].id))
         if self._scopes:
             known: set[str] = set()
             for chunk in chunks(list(self._scopes)):

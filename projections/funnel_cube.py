@@ -58,9 +58,9 @@ def stale(conn: sa.Connection, period: Period, position: int) -> bool:
         sa.or_(c.to_date.is_(None), c.to_date >= period.start)).limit(1)).first() is not None
 
 
-def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
-           group_by: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The funnel from the cells, or None when they cannot answer exactly."""
+def _fresh_span(conn: sa.Connection, region: str | None, date_from: date, date_to: date,
+                group_by: str) -> tuple[Period, str] | None:
+    """(span, prefix) when the cells can answer this question exactly, else None."""
     prefix = region or ""
     period = span_of(date_from, date_to)
     if period is None or len(prefix) not in LEVELS or group_by not in GROUPINGS:
@@ -69,6 +69,16 @@ def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
                             .where(cell_span.c.span == period.label)).scalar()
     if position is None or stale(conn, period, position):
         return None
+    return period, prefix
+
+
+def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
+           group_by: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """The funnel from the cells, or None when they cannot answer exactly."""
+    fresh = _fresh_span(conn, region, date_from, date_to, group_by)
+    if fresh is None:
+        return None
+    period, prefix = fresh
     rows = conn.execute(sa.select(cell.c.group_by, cell.c.key, *(cell.c[f] for f in FIGURES))
                         .where(cell.c.span == period.label, cell.c.prefix == prefix,
                                cell.c.group_by.in_([group_by, ""]))).all()
@@ -89,6 +99,40 @@ def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, da
     if hit is not None:
         return hit
     return funnel(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
+
+
+PAGED = ("region", "large_nib")  # the groupings whose number of groups has no bound
+
+
+def funnel_page(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
+                group_by: str, limit: int, after: str | None = None,
+                ) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+    """One page of a `region` or `large_nib` funnel: the groups whose key sorts after `after`
+    (byte order), at most `limit` of them, the totals of the whole answer, and the key to
+    continue after (None on the last page). Concatenated, the pages are `funnel_stats`'s groups.
+    From the cells, a page reads only its rows; the live scan computes everything and slices."""
+    if group_by not in PAGED:
+        raise ValueError(f"pages only for {PAGED}")
+    fresh = _fresh_span(conn, region, date_from, date_to, group_by)
+    if fresh is None:
+        groups, totals = funnel(conn, region=region, date_from=date_from, date_to=date_to,
+                                group_by=group_by)
+        rest = [g for g in groups if after is None or g["key"] > after]  # sorted by key
+        page = rest[:limit]
+        return page, totals, page[-1]["key"] if len(rest) > limit else None
+    period, prefix = fresh
+    key = cell.c.key.collate("C") if conn.dialect.name == "postgresql" else cell.c.key
+    where = [cell.c.span == period.label, cell.c.prefix == prefix]
+    q = sa.select(cell.c.key, *(cell.c[f] for f in FIGURES)).where(
+        *where, cell.c.group_by == group_by)
+    if after is not None:
+        q = q.where(key > after)
+    rows = conn.execute(q.order_by(key).limit(limit + 1)).all()
+    total = conn.execute(sa.select(*(cell.c[f] for f in FIGURES))
+                         .where(*where, cell.c.group_by == "")).first()
+    page = [{"key": k, **dict(zip(FIGURES, values))} for k, *values in rows[:limit]]
+    totals = dict(zip(FIGURES, total)) if total is not None else _figures({})
+    return page, totals, page[-1]["key"] if len(rows) > limit else None
 
 
 # --- refreshing -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -10,7 +11,9 @@ from fastapi.responses import Response
 
 from api import deps
 from api.auth import principal
-from api.exports import Column, Format, FORMAT_DESCRIPTION, tabular_response, tabular_responses
+from api.exports import (
+    Column, Format, FORMAT_DESCRIPTION, next_page_headers, tabular_response, tabular_responses,
+)
 from api.problems import Problem
 from api.schemas.common import Day
 from api.schemas.stats import FunnelStats
@@ -52,7 +55,7 @@ def stats_region(who: Principal, region: str | None) -> str | None:
 
 @router.get(
     "/partnerships", response_model=FunnelStats, response_model_by_alias=True,
-    responses={**deps.errors(403, 422, 503), **tabular_responses()},
+    responses={**deps.errors(403, 422, 503), **tabular_responses(paged=True)},
     summary="The partnership funnel by pola, program, region or large partner",
     description=(
         "Counts the partnerships whose term overlaps `from`..`to` (default: the current quarter "
@@ -61,7 +64,10 @@ def stats_region(who: Principal, region: str | None) -> str | None:
         "the real ones. Every group is present, with 0 when empty. `admin` may ask about any "
         "region; `dinas` and `auditor` about their own region prefix (the default) and the "
         "regions inside it — a region outside it answers **403**; `company` and `umkm` "
-        "tokens answer 403."))
+        "tokens answer 403. `group_by=region` and `large_nib` may have thousands of groups: "
+        "with `limit`, the groups come in pages in key order (byte order), each answer giving "
+        "`next_cursor` to pass as `cursor` for the next page (null on the last); `totals` are "
+        "always the whole answer's (an extension of the contract)."))
 def partnership_funnel(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=REGION)] = None,
@@ -71,8 +77,21 @@ def partnership_funnel(
     min_position: Annotated[int | None, Query(ge=0, description="answer only once the views "
                                               "have folded in this position")] = None,
     format: Annotated[Format, Query(description=FORMAT_DESCRIPTION)] = "json",
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="groups per page "
+                                       "(group_by=region or large_nib)")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="the previous page's "
+                                        "next_cursor")] = None,
 ) -> FunnelStats | Response:
     area = stats_region(who, region)
+    if (limit is not None or cursor is not None) and group_by not in funnel_cube.PAGED:
+        field = "limit" if limit is not None else "cursor"
+        raise Problem(422, f"{field} pages only group_by=region or large_nib",
+                      errors=[{"field": field, "message": "only with group_by=region or "
+                               "large_nib"}])
+    if cursor is not None and limit is None:
+        raise Problem(422, "cursor needs limit",
+                      errors=[{"field": "cursor", "message": "only together with limit"}])
+    after = decode_key_cursor(cursor) if cursor is not None else None
     now = deps.now(request)
     start, end = current_quarter(jakarta_date(now))
     date_from, date_to = date_from or start, date_to or end
@@ -84,13 +103,38 @@ def partnership_funnel(
     if min_position is not None and position < min_position:
         raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
                       headers={"Retry-After": "1"})
+    next_key = None
     with c.engine.connect() as conn:
-        groups, totals = funnel_cube.funnel_stats(conn, region=area, date_from=date_from,
-                                                  date_to=date_to, group_by=group_by)
+        if limit is None:
+            groups, totals = funnel_cube.funnel_stats(conn, region=area, date_from=date_from,
+                                                      date_to=date_to, group_by=group_by)
+        else:
+            groups, totals, next_key = funnel_cube.funnel_page(
+                conn, region=area, date_from=date_from, date_to=date_to, group_by=group_by,
+                limit=limit, after=after)
+    next_cursor = encode_key_cursor(next_key) if next_key is not None else None
     if format != "json":
         rows = [*groups, {"key": "total", **totals}]
         stem = f"funnel-{group_by}-{area or 'nasional'}-{date_from}-{date_to}"
         return tabular_response(format, COLUMNS, rows, stem, "Funnel kemitraan",
-                                headers={"X-Position": str(position)})
+                                headers=next_page_headers(request, next_cursor, position))
     return FunnelStats(from_=date_from, to=date_to, as_of=now, position=position,
-                       group_by=group_by, region=area, groups=groups, totals=totals)
+                       group_by=group_by, region=area, groups=groups, totals=totals,
+                       next_cursor=next_cursor)
+
+
+def encode_key_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str) -> str:
+    """The group key a cursor stands for; 422 for one this server did not issue."""
+    try:
+        key = base64.b64decode((cursor + "=" * (-len(cursor) % 4)).encode(), altchars=b"-_",
+                               validate=True).decode()
+    except ValueError:
+        key = ""
+    if not key or not key.isprintable():
+        raise Problem(422, "cursor is not one this server issued",
+                      errors=[{"field": "cursor", "message": "invalid cursor"}])
+    return key

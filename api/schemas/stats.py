@@ -39,5 +39,7 @@ class FunnelStats(BaseModel):
     region: str | None
     groups: list[FunnelGroup]
     totals: FunnelFigures
+    next_cursor: str | None = Field(default=None, description="with `limit`: the `cursor` of "
+                                    "the next page; null on the last page and without `limit`")
 
     model_config = {"populate_by_name": True}

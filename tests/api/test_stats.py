@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 import pytest
@@ -159,3 +160,73 @@ def test_the_partnership_list_filters_on_real_in_a_period(ledger: Ledger) -> Non
                    {"real_from": "2024-03-01", "real_to": "2024-01-01"}):
         assert_problem(ledger.client.get("/v1/partnerships", params=params,
                                          headers=bearer(ledger.admin)), 422)
+
+
+LARGE_C = "3216000000009"
+
+
+def _pages(ledger: Ledger, query: dict[str, Any], limit: int) -> tuple[list[list[str]], list]:
+    """Every page of a paged answer, following next_cursor; (keys per page, all groups)."""
+    keys, groups, cursor = [], [], None
+    while True:
+        body = expect(ledger.get(ledger.admin, **query, limit=limit,
+                                 **({"cursor": cursor} if cursor else {})), 200)
+        keys.append([g["key"] for g in body["groups"]])
+        groups += body["groups"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return keys, groups
+        assert len(body["groups"]) == limit
+
+
+@pytest.mark.parametrize("source", ["scan", "cells"])
+def test_large_nib_groups_come_in_pages_that_add_up_to_the_whole_answer(
+        ledger: Ledger, container: Any, source: str) -> None:
+    from projections import funnel_cube
+
+    register_business(ledger.client, ledger.admin, LARGE_C, "besar", REGION_A)
+    ledger.real(LARGE_A, UMKM_A, REGION_A)
+    for large, umkm, region in ((LARGE_B, UMKM_B, REGION_B), (LARGE_C, UMKM_A, REGION_A)):
+        propose(ledger.client, ledger.admin, large, umkm, region)
+    query = {"from": "2024-01-01", "to": "2024-03-31", "group_by": "large_nib"}
+    if source == "cells":
+        container.views.catch_up()
+        with container.engine.begin() as conn:
+            funnel_cube.refresh(conn, "2024-Q1")
+    with container.engine.connect() as conn:
+        hit = funnel_cube.cached(conn, region=None, date_from=date(2024, 1, 1),
+                                 date_to=date(2024, 3, 31), group_by="large_nib")
+    assert (hit is not None) == (source == "cells")
+
+    whole = expect(ledger.get(ledger.admin, **query), 200)
+    assert whole["next_cursor"] is None
+    assert [g["key"] for g in whole["groups"]] == sorted([LARGE_A, LARGE_B, LARGE_C])
+    keys, groups = _pages(ledger, query, 2)
+    assert keys == [sorted([LARGE_A, LARGE_B, LARGE_C])[:2], sorted([LARGE_A, LARGE_B,
+                                                                     LARGE_C])[2:]]
+    assert groups == whole["groups"]
+    one = expect(ledger.get(ledger.admin, **query, limit=2), 200)
+    assert one["totals"] == whole["totals"] and one["totals"]["reported"] == 3
+    # a region's pages: only what touches the region, same totals as its whole answer
+    regional = {**query, "region": REGION_A}
+    whole_a = expect(ledger.get(ledger.admin, **regional), 200)
+    assert _pages(ledger, regional, 1)[1] == whole_a["groups"]
+    # as a file: the page's rows and the next page's cursor in headers
+    csv_page = ledger.get(ledger.admin, **query, limit=2, format="csv")
+    rows = list(csv.DictReader(io.StringIO(csv_page.text)))
+    assert [r["key"] for r in rows] == [*sorted([LARGE_A, LARGE_B, LARGE_C])[:2], "total"]
+    assert csv_page.headers["X-Next-Cursor"] == one["next_cursor"]
+    assert 'rel="next"' in csv_page.headers["Link"]
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"group_by": "pola", "limit": 2}, "limit"),
+    ({"group_by": "program", "cursor": "MzIuMTY"}, "cursor"),
+    ({"group_by": "large_nib", "cursor": "MzIuMTY"}, "cursor"),
+    ({"group_by": "large_nib", "limit": 2, "cursor": "!!"}, "cursor"),
+    ({"group_by": "large_nib", "limit": 0}, "limit"),
+])
+def test_paging_only_where_groups_are_unbounded_and_with_a_cursor_we_issued(
+        ledger: Ledger, params: dict, field: str) -> None:
+    body = assert_problem(ledger.get(ledger.admin, **params), 422)
+    assert field in str(body)

@@ -24,14 +24,18 @@ NAMES = [v.name for v in VIEWS]
 KEMITRAAN = str(Path(sys.executable).with_name("kemitraan"))
 
 
-def test_the_plan_puts_the_audit_log_in_a_lane_of_its_own() -> None:
-    rest = [n for n in NAMES if n != "audit_log"]
-    assert lanes.plan(NAMES, 2) == [rest, ["audit_log"]]
-    assert lanes.plan(NAMES, 8) == [rest, ["audit_log"]]
+def test_the_plan_puts_the_audit_log_and_its_lane_apart_from_the_views_read_together() -> None:
+    second = ["scale_upgrades", "evidence_reuse", "audit_log"]
+    rest = [n for n in NAMES if n not in second]
+    assert "real_partnerships" in rest and "compliance_facts" in rest and "regulations" in rest
+    assert lanes.plan(NAMES, 2) == [rest, second]
+    assert lanes.plan(NAMES, 8) == [rest, second]
     assert lanes.plan(NAMES, 1) == [NAMES]  # merged back in the registry's order
     assert lanes.plan(["audit_log"], 2) == [["audit_log"]]
-    assert lanes.plan(["scale_upgrades", "partnership_list"], 2) == [
-        ["scale_upgrades", "partnership_list"]]
+    assert lanes.plan(["audit_log", "partnership_list"], 2) == [["partnership_list"],
+                                                                ["audit_log"]]
+    assert lanes.plan(["compliance_facts", "partnership_list"], 2) == [
+        ["compliance_facts", "partnership_list"]]  # the order given, one lane
     assert lanes.default_processes("sqlite", NAMES) == 1
     assert lanes.default_processes("postgresql", NAMES) == min(os.cpu_count() or 1, 2)
 
@@ -76,7 +80,7 @@ def test_a_failed_lane_is_named_and_the_other_lanes_still_commit(settings: Setti
     try:
         seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
         head = c.views.head()
-        with pytest.raises(lanes.LaneFailed, match=r"lane no_such_view: KeyError"):
+        with pytest.raises(lanes.LaneFailed, match=r"^lane no_such_view: KeyError"):
             lanes.rebuild(settings, [["partnership_list"], ["no_such_view"]])
         assert c.views.positions()["partnership_list"] == head
     finally:
@@ -132,3 +136,48 @@ def test_sqlite_refuses_more_than_one_process(tmp_path: Path) -> None:
                                 timeout=60)
         assert result.returncode == 2
         assert "--processes above 1 needs PostgreSQL" in result.stderr
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return {int(x) for x in out.stdout.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_lanes_whose_parent_is_killed_exit_and_leave_the_views_as_they_were(
+        settings: Settings) -> None:
+    c = build(settings)
+    try:
+        seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
+        head = c.views.head()
+        c.views.catch_up()
+        before = dump(c.engine)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
+        env.update(KEMITRAAN_DATA_DIR=str(settings.data_dir),
+                   KEMITRAAN_DATABASE_URL=str(settings.database_url))
+        proc = subprocess.Popen([KEMITRAAN, "projections", "rebuild", "--processes", "2"],
+                                env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_children(proc.pid)) < 3:  # 2 lanes + tracker
+            time.sleep(0.05)
+        lanes_ = _children(proc.pid)
+        assert len(lanes_) >= 3 and proc.poll() is None
+        proc.kill()  # SIGKILL: no finally, no atexit
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in lanes_):
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in lanes_)
+        # the rebuild's transactions rolled back: the same views, still at the head
+        assert c.views.positions() == {n: head for n in NAMES}
+        assert dump(c.engine) == before
+    finally:
+        c.close()
