@@ -135,6 +135,7 @@ class Lanes:
         self.reached = [0] * len(self.procs)
         self.folded: dict[int, int] = {}
         self.errors: dict[int, str] = {}
+        self._quiet: set[int] = set()
 
     def start(self) -> Lanes:
         for p in self.procs:
@@ -147,7 +148,13 @@ class Lanes:
         try:
             kind, index, value = self.events.get(timeout=timeout)
         except queue.Empty:
-            pass
+            # a lane that exited cleanly flushed its reports before exiting: unreported over
+            # two quiet polls in a row, it stopped without one
+            for i, p in enumerate(self.procs):
+                if p.exitcode == 0 and i not in self.errors and i not in self.folded:
+                    if i in self._quiet:
+                        self.errors[i] = "its process stopped without a report"
+                    self._quiet.add(i)
         else:
             if kind == "progress":
                 self.reached[index] = max(self.reached[index], int(value))
@@ -182,7 +189,13 @@ class Lanes:
             raise failure
         return max(self.folded.values(), default=0)
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 10.0, terminate: bool = False) -> None:
+        """Waits for the lanes (or, with `terminate`, stops them at once: an open transaction
+        rolls back) and reaps them."""
+        if terminate:
+            for p in self.procs:
+                if p.is_alive():
+                    p.terminate()
         deadline = time.monotonic() + timeout
         for p in self.procs:
             p.join(max(deadline - time.monotonic(), 0.1))
@@ -220,4 +233,4 @@ def run_forever(settings: Settings, runtime: Runtime, lanes: Sequence[Sequence[s
                 raise others.failure() or LaneFailed("a lane's process stopped")
     finally:
         main.stop()
-        others.close()
+        others.close(terminate=True)
