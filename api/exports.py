@@ -17,6 +17,7 @@ documents the two extra media types of its 200 response in OpenAPI.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 from fastapi import Request, Response
 
+from api.problems import Problem
 from domain.clock import WIB
 
 Format = Literal["json", "csv", "xlsx"]
@@ -143,6 +145,25 @@ def tabular_response(fmt: Format, columns: Sequence[Column], rows: list[dict[str
         raise ValueError(f"tabular_response answers csv or xlsx, not {fmt!r}")
     return Response(content=body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{stem}.{ext}"', **(headers or {})})
+
+
+def encode_cursor(text: str) -> str:
+    """An opaque page cursor for `text` (a log position, a group key): base64url, unpadded."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, digits: bool = False) -> str:
+    """The text behind a cursor (only digits, with `digits`); 422 for one this server did not
+    issue."""
+    try:
+        text = base64.b64decode((cursor + "=" * (-len(cursor) % 4)).encode(), altchars=b"-_",
+                                validate=True).decode()
+    except ValueError:
+        text = ""
+    if not text or not text.isprintable() or (digits and not text.isdigit()):
+        raise Problem(422, "cursor is not one this server issued",
+                      errors=[{"field": "cursor", "message": "invalid cursor"}])
+    return text
 
 
 def next_page_headers(request: Request, next_cursor: str | None,

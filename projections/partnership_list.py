@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 from typing import Any
 
@@ -79,15 +78,6 @@ def touches_region(prefix: str) -> sa.ColumnElement[bool]:
     t = partnership_list
     return sa.or_(*(region_within(c, prefix) for c in
                     (t.c.large_region_code, t.c.umkm_region_code, t.c.location_region_code)))
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    padded = cursor + "=" * (-len(cursor) % 4)
-    return int(base64.urlsafe_b64decode(padded.encode()).decode())
 
 
 def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int,

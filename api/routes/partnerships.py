@@ -103,11 +103,7 @@ def list_partnerships(
     c = deps.container(request)
     after = None
     if cursor is not None:
-        try:
-            after = partnership_list.decode_cursor(cursor)
-        except ValueError:
-            raise Problem(422, "cursor is not one this server issued",
-                          errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
+        after = int(exports.decode_cursor(cursor, digits=True))
     position = c.views.read_position(min_position)
     if min_position is not None and position < min_position:
         raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
@@ -119,7 +115,7 @@ def list_partnerships(
             after_seq=after, region=region, pola=pola.value if pola else None, program=program,
             status=status, large_nib=large_nib, umkm_nib=umkm_nib, real_between=real_between)
     items = [summary_read(r) for r in rows]
-    next_cursor = partnership_list.encode_cursor(next_seq) if next_seq is not None else None
+    next_cursor = exports.encode_cursor(str(next_seq)) if next_seq is not None else None
     if format != "json":
         # The same page as the JSON (limit, cursor): the next cursor travels in headers.
         return exports.tabular_response(

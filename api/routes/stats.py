@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -12,7 +11,8 @@ from fastapi.responses import Response
 from api import deps
 from api.auth import principal
 from api.exports import (
-    Column, Format, FORMAT_DESCRIPTION, next_page_headers, tabular_response, tabular_responses,
+    Column, Format, FORMAT_DESCRIPTION, decode_cursor, encode_cursor, next_page_headers,
+    tabular_response, tabular_responses,
 )
 from api.problems import Problem
 from api.schemas.common import Day
@@ -91,7 +91,7 @@ def partnership_funnel(
     if cursor is not None and limit is None:
         raise Problem(422, "cursor needs limit",
                       errors=[{"field": "cursor", "message": "only together with limit"}])
-    after = decode_key_cursor(cursor) if cursor is not None else None
+    after = decode_cursor(cursor) if cursor is not None else None
     now = deps.now(request)
     start, end = current_quarter(jakarta_date(now))
     date_from, date_to = date_from or start, date_to or end
@@ -112,7 +112,7 @@ def partnership_funnel(
             groups, totals, next_key = funnel_cube.funnel_page(
                 conn, region=area, date_from=date_from, date_to=date_to, group_by=group_by,
                 limit=limit, after=after)
-    next_cursor = encode_key_cursor(next_key) if next_key is not None else None
+    next_cursor = encode_cursor(next_key) if next_key is not None else None
     if format != "json":
         rows = [*groups, {"key": "total", **totals}]
         stem = f"funnel-{group_by}-{area or 'nasional'}-{date_from}-{date_to}"
@@ -122,19 +122,3 @@ def partnership_funnel(
                        group_by=group_by, region=area, groups=groups, totals=totals,
                        next_cursor=next_cursor)
 
-
-def encode_key_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_key_cursor(cursor: str) -> str:
-    """The group key a cursor stands for; 422 for one this server did not issue."""
-    try:
-        key = base64.b64decode((cursor + "=" * (-len(cursor) % 4)).encode(), altchars=b"-_",
-                               validate=True).decode()
-    except ValueError:
-        key = ""
-    if not key or not key.isprintable():
-        raise Problem(422, "cursor is not one this server issued",
-                      errors=[{"field": "cursor", "message": "invalid cursor"}])
-    return key
