@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from api import lanes
 from api.demo import seed
 from api.settings import Settings
-from api.wiring import build
+from api.wiring import Container, build
 from projections.registry import VIEWS
 from tests.projections.viewdump import dump
 
@@ -46,45 +47,58 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_two_lane_processes_build_the_same_views_as_one_runner(settings: Settings) -> None:
+@pytest.fixture
+def demo(settings: Settings) -> Iterator[Container]:
+    """The demo ledger in a PostgreSQL store, views not yet folded."""
     c = build(settings)
     try:
         seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
-        head = c.views.head()
-        c.views.rebuild()
-        expected = dump(c.engine)
-        assert sum(map(len, expected.values())) > 1000  # the demo fills every view
-
-        plan = lanes.plan(NAMES, 2)
-        seen: list[int] = []
-        folded = lanes.rebuild(settings, plan, progress=seen.append)
-        assert folded == head and seen and max(seen) == head
-        assert dump(c.engine) == expected
-        assert c.views.positions() == {n: head for n in NAMES}
-
-        # catch-up from empty tables, each lane in its own process
-        with c.engine.begin() as conn:
-            for v in c.views.views:
-                v.view.conn = conn
-                v.clear()
-                v.view.conn = None
-            conn.exec_driver_sql("UPDATE view_tracking SET position = 0")
-        assert lanes.catch_up(settings, plan, head) == head
-        assert dump(c.engine) == expected
+        yield c
     finally:
         c.close()
 
 
-def test_a_failed_lane_is_named_and_the_other_lanes_still_commit(settings: Settings) -> None:
-    c = build(settings)
-    try:
-        seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
-        head = c.views.head()
-        with pytest.raises(lanes.LaneFailed, match=r"^lane no_such_view: KeyError"):
-            lanes.rebuild(settings, [["partnership_list"], ["no_such_view"]])
-        assert c.views.positions()["partnership_list"] == head
-    finally:
-        c.close()
+def _cli_env(settings: Settings) -> dict[str, str]:
+    """The environment of a `kemitraan` command on the same store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
+    env["KEMITRAAN_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["KEMITRAAN_DATABASE_URL"] = str(settings.database_url)
+    return env
+
+
+def test_two_lane_processes_build_the_same_views_as_one_runner(settings: Settings,
+                                                               demo: Container) -> None:
+    c = demo
+    head = c.views.head()
+    c.views.rebuild()
+    expected = dump(c.engine)
+    assert sum(map(len, expected.values())) > 1000  # the demo fills every view
+
+    plan = lanes.plan(NAMES, 2)
+    seen: list[int] = []
+    folded = lanes.rebuild(settings, plan, progress=seen.append)
+    assert folded == head and seen and max(seen) == head
+    assert dump(c.engine) == expected
+    assert c.views.positions() == {n: head for n in NAMES}
+
+    # catch-up from empty tables, each lane in its own process
+    with c.engine.begin() as conn:
+        for v in c.views.views:
+            v.view.conn = conn
+            v.clear()
+            v.view.conn = None
+        conn.exec_driver_sql("UPDATE view_tracking SET position = 0")
+    assert lanes.catch_up(settings, plan, head) == head
+    assert dump(c.engine) == expected
+
+
+def test_a_failed_lane_is_named_and_the_other_lanes_still_commit(settings: Settings,
+                                                                  demo: Container) -> None:
+    head = demo.views.head()
+    with pytest.raises(lanes.LaneFailed, match=r"^lane no_such_view: KeyError"):
+        lanes.rebuild(settings, [["partnership_list"], ["no_such_view"]])
+    assert demo.views.positions()["partnership_list"] == head
 
 
 def _status(env: dict[str, str]) -> dict[str, int]:
@@ -96,16 +110,9 @@ def _status(env: dict[str, str]) -> dict[str, int]:
 
 
 def test_kemitraan_project_in_two_processes_catches_up_and_stops_on_ctrl_c(
-        settings: Settings) -> None:
-    c = build(settings)
-    try:
-        seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
-        head = c.views.head()
-    finally:
-        c.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
-    env.update(KEMITRAAN_DATA_DIR=str(settings.data_dir),
-               KEMITRAAN_DATABASE_URL=str(settings.database_url))
+        settings: Settings, demo: Container) -> None:
+    head = demo.views.head()
+    env = _cli_env(settings)
     assert all(lag == head for lag in _status(env).values())  # nothing folded yet
     proc = subprocess.Popen([KEMITRAAN, "project", "--processes", "2", "--poll", "0.1"],
                             text=True, env=env, stderr=subprocess.PIPE, start_new_session=True)
@@ -129,8 +136,7 @@ def test_kemitraan_project_in_two_processes_catches_up_and_stops_on_ctrl_c(
 
 
 def test_sqlite_refuses_more_than_one_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
-    env["KEMITRAAN_DATA_DIR"] = str(tmp_path)
+    env = _cli_env(Settings(data_dir=tmp_path))
     for args in (["project", "--processes", "2"], ["projections", "rebuild", "--processes", "2"]):
         result = subprocess.run([KEMITRAAN, *args], capture_output=True, text=True, env=env,
                                 timeout=60)
@@ -153,31 +159,25 @@ def _alive(pid: int) -> bool:
 
 
 def test_lanes_whose_parent_is_killed_exit_and_leave_the_views_as_they_were(
-        settings: Settings) -> None:
-    c = build(settings)
-    try:
-        seed(c, datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc))
-        head = c.views.head()
-        c.views.catch_up()
-        before = dump(c.engine)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
-        env.update(KEMITRAAN_DATA_DIR=str(settings.data_dir),
-                   KEMITRAAN_DATABASE_URL=str(settings.database_url))
-        proc = subprocess.Popen([KEMITRAAN, "projections", "rebuild", "--processes", "2"],
-                                env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(_children(proc.pid)) < 3:  # 2 lanes + tracker
-            time.sleep(0.05)
-        lanes_ = _children(proc.pid)
-        assert len(lanes_) >= 3 and proc.poll() is None
-        proc.kill()  # SIGKILL: no finally, no atexit
-        proc.wait(timeout=10)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(p) for p in lanes_):
-            time.sleep(0.1)
-        assert not any(_alive(p) for p in lanes_)
-        # the rebuild's transactions rolled back: the same views, still at the head
-        assert c.views.positions() == {n: head for n in NAMES}
-        assert dump(c.engine) == before
-    finally:
-        c.close()
+        settings: Settings, demo: Container) -> None:
+    c = demo
+    head = c.views.head()
+    c.views.catch_up()
+    before = dump(c.engine)
+    env = _cli_env(settings)
+    proc = subprocess.Popen([KEMITRAAN, "projections", "rebuild", "--processes", "2"],
+                            env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_children(proc.pid)) < 3:  # 2 lanes + tracker
+        time.sleep(0.05)
+    lanes_ = _children(proc.pid)
+    assert len(lanes_) >= 3 and proc.poll() is None
+    proc.kill()  # SIGKILL: no finally, no atexit
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in lanes_):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in lanes_)
+    # the rebuild's transactions rolled back: the same views, still at the head
+    assert c.views.positions() == {n: head for n in NAMES}
+    assert dump(c.engine) == before
