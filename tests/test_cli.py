@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from projections.funnel_cube import jakarta_today
+from tests.terminal import as_in_a_terminal
 
 KEMITRAAN = str(Path(sys.executable).with_name("kemitraan"))
 
@@ -131,6 +132,7 @@ def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
     # `kemitraan project` runs alone and catches every view up, then stops on SIGINT
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
     proc = subprocess.Popen([KEMITRAAN, "project", "--poll", "0.1"], text=True,
+                            preexec_fn=as_in_a_terminal,
                             env={**env, "KEMITRAAN_DATA_DIR": str(tmp_path)},
                             stderr=subprocess.PIPE)
     try:

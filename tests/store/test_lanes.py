@@ -20,6 +20,7 @@ from api.settings import Settings
 from api.wiring import Container, build
 from projections.registry import VIEWS
 from tests.projections.viewdump import dump
+from tests.terminal import as_in_a_terminal
 
 NAMES = [v.name for v in VIEWS]
 KEMITRAAN = str(Path(sys.executable).with_name("kemitraan"))
@@ -115,6 +116,7 @@ def test_kemitraan_project_in_two_processes_catches_up_and_stops_on_ctrl_c(
     env = _cli_env(settings)
     assert all(lag == head for lag in _status(env).values())  # nothing folded yet
     proc = subprocess.Popen([KEMITRAAN, "project", "--processes", "2", "--poll", "0.1"],
+                            preexec_fn=as_in_a_terminal,
                             text=True, env=env, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
