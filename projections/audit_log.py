@@ -183,6 +183,7 @@ def stream_in_region(prefix: str) -> sa.ColumnElement[bool]:
 class AuditLogView(View):
     name = "audit_log"
     tables = (leaves, nodes, scopes)
+    read_indexes = ("ix_view_audit_leaves_evidence_sha", "ix_view_audit_leaves_evidence_stream")
     records = True  # every stored record becomes a leaf, hashed as stored (any topic)
 
     def __init__(self, view: Any) -> None:

@@ -51,6 +51,8 @@ _VERIFIED = ("verified",)  # a realization the view counted (`domain.reality.cou
 class ComplianceFactsView(View):
     name = "compliance_facts"
     tables = (business, fact)
+    read_indexes = ("ix_view_compliance_business_region_code",
+                    "ix_view_compliance_fact_business_id")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -16,6 +16,7 @@ from projections.tables import evidence_index, insert_rows, update_rows
 class EvidenceIndexView(View):
     name = "evidence_index"
     tables = (evidence_index,)
+    read_indexes = ("ix_view_evidence_index_partnership_id", "ix_view_evidence_index_sha256")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -48,6 +48,7 @@ submissions = sa.Table(
 class EvidenceReuseView(View):
     name = "evidence_reuse"
     tables = (partnerships, submissions)
+    read_indexes = ("ix_view_reuse_evidence_partnership_id", "ix_view_reuse_evidence_sha256")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -28,6 +28,7 @@ class PartnershipListView(View):
 
     name = "partnership_list"
     tables = (partnership_list,)
+    read_indexes = ("ix_view_partnership_list_large_nib", "ix_view_partnership_list_umkm_nib")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -196,6 +196,10 @@ class RealPartnershipsView(View):
     name = "real_partnerships"
     tables = (facts, suspension, evidence, realization, window, span, business, scale,
               affiliation, changed, cell, cell_span)
+    read_indexes = ("ix_view_real_partnership_large_region_code",
+                    "ix_view_real_partnership_location_region_code",
+                    "ix_view_real_partnership_umkm_region_code", "ix_view_real_span_span_large",
+                    "ix_view_real_changed_position", "ix_view_funnel_cell_span")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -29,6 +29,7 @@ regulation_list = sa.Table(
 class RegulationsView(View):
     name = "regulations"
     tables = (regulation_list,)
+    read_indexes = ("ix_view_regulation_list_region_code",)
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -43,6 +43,8 @@ changes = sa.Table(
 class ScaleUpgradesView(View):
     name = "scale_upgrades"
     tables = (businesses, changes)
+    read_indexes = ("ix_view_scale_business_region_code", "ix_view_scale_change_business_id",
+                    "ix_view_scale_change_effective_date")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

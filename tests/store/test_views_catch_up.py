@@ -112,9 +112,9 @@ def test_a_release_that_changes_a_views_indexes_brings_an_existing_database_to_t
 
 def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_tables_grow(
         container) -> None:  # type: ignore[no-untyped-def]
-    """PostgreSQL plans each page's statements with the tables' statistics: a rebuild (one
-    transaction, invisible to autovacuum) analyzes the view tables after 8, 16, ... pages.
-    SQLite is never analyzed (its planner needs no statistics for these lookups)."""
+    """PostgreSQL plans each page's statements with the tables' statistics: a catch-up (which
+    fills tables faster than autovacuum looks at them) analyzes the view tables after 8, 16,
+    ... pages. SQLite is never analyzed (its planner needs no statistics for these lookups)."""
     lg = with_two_businesses(container)
     for i in range(12):
         lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
@@ -123,7 +123,7 @@ def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_table
                                location_region_code="32.16")
     runtime = Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind, page=1)
     runtime.setup()
-    runtime.rebuild()
+    runtime.catch_up()
     with container.engine.connect() as conn:
         if container.store_kind == "postgresql":
             # -1: never analyzed (PostgreSQL 14+); autovacuum ignores tables this small
