@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
-from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
 
-from domain.access import SYSTEM
 from projections.registry import VIEWS
 from projections.runtime import Runtime
 from projections.tables import metadata, reconcile_indexes
-from tests.store.test_views_catch_up import T0, with_two_businesses
+from tests.store.test_views_catch_up import with_proposals
 
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -31,13 +28,8 @@ def _tuples(container) -> float:  # type: ignore[no-untyped-def]
 
 
 def _twelve_proposals(container):  # type: ignore[no-untyped-def]
-    lg = with_two_businesses(container)
-    for i in range(12):
-        lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
-                               umkm_nib="3216000000101", pola="rantai_pasok",
-                               title=f"Kontrak {i}", start_date=date(2024, 1, 1),
-                               location_region_code="32.16")
-    runtime = Runtime(lg, container.engine, VIEWS, store_kind="postgresql", page=1)
+    runtime = Runtime(with_proposals(container, 12), container.engine, VIEWS,
+                      store_kind="postgresql", page=1)
     runtime.setup()
     return runtime
 

@@ -26,6 +26,17 @@ def with_two_businesses(container):  # type: ignore[no-untyped-def]
     return lg
 
 
+def with_proposals(container, n: int):  # type: ignore[no-untyped-def]
+    """The two businesses and `n` proposals between them (2 + n events)."""
+    lg = with_two_businesses(container)
+    for i in range(n):
+        lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
+                               umkm_nib="3216000000101", pola="rantai_pasok",
+                               title=f"Kontrak {i}", start_date=date(2024, 1, 1),
+                               location_region_code="32.16")
+    return lg
+
+
 def test_two_runners_racing_fold_every_event_exactly_once(container) -> None:  # type: ignore[no-untyped-def]
     lg = with_two_businesses(container)
     ids = []
@@ -115,12 +126,7 @@ def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_table
     """PostgreSQL plans each page's statements with the tables' statistics: a catch-up (which
     fills tables faster than autovacuum looks at them) analyzes the view tables after 8, 16,
     ... pages. SQLite is never analyzed (its planner needs no statistics for these lookups)."""
-    lg = with_two_businesses(container)
-    for i in range(12):
-        lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
-                               umkm_nib="3216000000101", pola="rantai_pasok",
-                               title=f"Kontrak {i}", start_date=date(2024, 1, 1),
-                               location_region_code="32.16")
+    lg = with_proposals(container, 12)
     runtime = Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind, page=1)
     runtime.setup()
     runtime.catch_up()
