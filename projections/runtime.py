@@ -536,7 +536,8 @@ class Runtime:
             for v in views:
                 v.view.conn = conn
                 try:
-                    v.clear()  # on shadow tables: only what a view resets beside its tables
+                    v.clear()  # PostgreSQL's new tables are empty: this resets only what
+                    # a view keeps beside its tables (the audit log's head row)
                 finally:
                     v.view.conn = None
             head = self.head()
