@@ -605,7 +605,6 @@ def _shadow(conn: sa.Connection, views: Sequence[View]) -> Callable[[], None]:
             conn.exec_driver_sql(f"ALTER TABLE {q(shadow)}.{q(t.name)} SET LOGGED")
         for ix in deferred:
             conn.execute(sa.schema.CreateIndex(ix))
-        conn.exec_driver_sql("SET LOCAL maintenance_work_mem TO DEFAULT")
         served = ", ".join(f"{q(home)}.{q(t.name)}" for t in tables)
         # All the served tables' locks at once, in a savepoint with a lock timeout of half the
         # deadlock timeout: a reader holding one of them and asking for another we hold (a
@@ -636,6 +635,6 @@ def _shadow(conn: sa.Connection, views: Sequence[View]) -> Callable[[], None]:
                 time.sleep(random.uniform(pause / 2, pause))
                 pause = min(pause * 2, 5.0)
         conn.exec_driver_sql(f"DROP SCHEMA {q(shadow)}")
-        conn.exec_driver_sql(f"SET LOCAL search_path TO {path}")
+        # the SET LOCALs (search_path, maintenance_work_mem) end with the commit that follows
 
     return swap
