@@ -394,7 +394,8 @@ class RealPartnershipsView(View):
             elif row != s.old["row"]:
                 changed_rows.append({k: row[k] for k in _FACT_COLUMNS})
             if s.suspensions != s.old.get("suspensions", []):
-                susp_pids.append(pid)
+                if not s.new:  # a new partnership has no rows stored to replace
+                    susp_pids.append(pid)
                 susp_rows += [{"partnership_id": pid, "n": i, "from_date": a, "to_date": b}
                               for i, (a, b) in enumerate(s.suspensions)]
             for eid, (kind, decision, is_new) in s.evidence.items():
@@ -412,13 +413,15 @@ class RealPartnershipsView(View):
                 elif was != r["counted"]:
                     real_changes.append({"realization_id": rid, "counted": r["counted"]})
             if windows != s.old.get("windows", []):
-                win_pids.append(pid)
+                if not s.new:
+                    win_pids.append(pid)
                 win_rows += [{"partnership_id": pid, "from_date": a, "to_date": b}
                              for a, b in windows]
             spans = real_spans(row, windows, [r for r in s.realizations.values() if r["counted"]],
                                party.scale_periods)
             if spans != s.old.get("spans", []):
-                span_pids.append(pid)
+                if not s.new:
+                    span_pids.append(pid)
                 span_rows += spans
         insert_rows(conn, facts, new_rows)
         update_rows(conn, facts, ["id"], changed_rows)
