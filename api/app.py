@@ -21,6 +21,7 @@ from api import web
 from api.routes import audit as audit_routes
 from api.routes import compliance as compliance_routes
 from api.wiring import Container
+from api.writers import CacheGuard
 
 DESCRIPTION = """Kemitraan Ledger records partnerships (*kemitraan*) between UMKM and large
 businesses as immutable events, and answers which of them are real.
@@ -35,6 +36,8 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        guard = CacheGuard(container.engine, container.ledger.command_cache)
+        guard.start()  # PostgreSQL: no command cache while another server writes (ADR 0010)
         if run_projections:
             if container.settings.projections == "follow":
                 container.views.follow()  # `kemitraan project` folds them (ADR 0011)
@@ -46,6 +49,7 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
         finally:
             audit.stop_signer(container)
             container.views.stop()
+            guard.stop()
 
     app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)

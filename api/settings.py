@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     command_cache_size: int | None = Field(
         default=None, ge=0, description="Aggregates kept for the next command (0 = off). Default:"
-        " 10000 on the embedded SQLite store, 0 on PostgreSQL (several processes may write).")
+        " 10000; on PostgreSQL a server pauses it while another server writes the same database.")
     projections: Literal["run", "follow"] = Field(
         default="run", description="run: `kemitraan serve` folds the views in a background "
         "thread; follow: it only reads them, and `kemitraan project` (beside it) folds them.")

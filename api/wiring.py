@@ -79,9 +79,7 @@ def build(settings: Settings | None = None, prepare: bool = True) -> Container:
     if not prepare:
         env["CREATE_TABLE"] = "n"
     cache_size = settings.command_cache_size
-    if cache_size is None:
-        cache_size = 10_000 if kind == "sqlite" else 0
-    env["COMMAND_CACHE_MAXSIZE"] = str(cache_size)
+    env["COMMAND_CACHE_MAXSIZE"] = str(10_000 if cache_size is None else cache_size)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         ledger = Ledger(env=env)

@@ -5,6 +5,7 @@ Library errors are translated into the domain's own at this boundary (ADR 0005).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ class LedgerBase(Application):
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         self.command_cache = CommandCache(int(self.env.get("COMMAND_CACHE_MAXSIZE") or 0))
+        self._taken = threading.local()  # the aggregate `_take` handed out from the cache
         # Called with no argument after every save (e.g. to wake the projection runner).
         self.after_save: list[Callable[[], None]] = []
 
@@ -87,18 +89,32 @@ class LedgerBase(Application):
     def _take(self, cls: type[A], agg_id: UUID) -> A | None:
         """The aggregate for a command: from the command cache if this process wrote it last."""
         cached = self.command_cache.take(agg_id)
-        return cached if isinstance(cached, cls) else self._load(cls, agg_id)
+        if isinstance(cached, cls):
+            self._taken.cached = cached
+            return cached
+        return self._load(cls, agg_id)
 
     def _run(self, agg: A, act: Callable[[A], None]) -> Written:
-        """Act and save; keep the aggregate for the next command if it is exactly as stored."""
+        """Act and save; keep the aggregate for the next command if it is exactly as stored.
+
+        A refusal of a cached aggregate is decided again on the stored state: another process
+        may have written the stream since this one cached it, and a 409 or 404 must describe
+        what is recorded. A save is never retried: its version check is what makes two
+        concurrent writes end with one winner and one 409 (ADR 0010)."""
+        from_cache = getattr(self._taken, "cached", None) is agg
+        self._taken.cached = None
         version = agg.version
         try:
             act(agg)
-            written = self._save(agg)
         except Exception:
+            if from_cache:
+                stored = self._load(type(agg), agg.id)
+                if stored is not None:
+                    return self._run(stored, act)
             if agg.version == version and not agg.pending_events:
                 self.command_cache.keep(agg.id, agg)  # refused before any change
             raise
+        written = self._save(agg)  # on failure the aggregate is not kept
         self.command_cache.keep(agg.id, agg)
         return written
 

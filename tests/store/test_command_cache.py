@@ -1,4 +1,5 @@
-"""The command cache is exact for one writer, and a second writer only costs a 409 once."""
+"""The command cache is exact for one writer; a second writer costs at most a 409 once, never a
+refusal decided on stale state; servers on one PostgreSQL database pause it for each other."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from api.settings import Settings
 from api.wiring import build
+from api.writers import KEY, CacheGuard
 from domain.access import SYSTEM
 from domain.errors import StaleVersion, TransitionForbidden
 
@@ -58,3 +60,87 @@ def test_a_write_from_another_process_costs_one_conflict_then_commands_succeed(
     a.amend(SYSTEM, T0, pid, changes={"value_idr": 5})  # reloaded from the store
     p = a.get_partnership(SYSTEM, pid)
     assert (p.version, p.title, p.value_idr) == (4, "Dari proses lain", 5)
+
+
+def test_a_refusal_on_stale_cached_state_is_decided_again_on_the_stored_state(
+        two_processes) -> None:  # type: ignore[no-untyped-def]
+    a, b = two_processes
+    b.command_cache.pause()  # b writes from the store every time (its own 409s are tested above)
+    pid = propose(a)
+    a.confirm(SYSTEM, T0, pid)  # a caches version 2, active
+    b.suspend(SYSTEM, T0, pid, reason="renovasi", effective_date=date(2024, 2, 1))
+    # a's cache says active ("not suspended"); the store says suspended: resume is allowed
+    written = a.resume(SYSTEM, T0, pid, effective_date=date(2024, 3, 1))
+    assert (written.version, written.status) == (4, "active")
+    b.amend(SYSTEM, T0, pid, changes={"title": "Versi 5"})
+    # If-Match is checked against the stored version, not the cached one (4)
+    assert a.amend(SYSTEM, T0, pid, changes={"value_idr": 7}, expected_version=5).version == 6
+    with pytest.raises(StaleVersion, match="current version is 6"):
+        b.amend(SYSTEM, T0, pid, changes={"value_idr": 8}, expected_version=5)
+
+
+def test_the_cache_serves_commands_without_reading_the_store(container) -> None:  # type: ignore[no-untyped-def]
+    """On by default on both stores (a command reads nothing when this process wrote last)."""
+    ledger = container.ledger
+    pid = propose(ledger)
+    ledger.confirm(SYSTEM, T0, pid)
+    reads = []
+    original = ledger._load
+    ledger._load = lambda *a, **k: reads.append(a) or original(*a, **k)  # type: ignore[method-assign]
+    ledger.amend(SYSTEM, T0, pid, changes={"value_idr": 1})
+    ledger.amend(SYSTEM, T0, pid, changes={"value_idr": 2})
+    assert reads == []
+    assert ledger.get_partnership(SYSTEM, pid).value_idr == 2
+
+
+def holders(container) -> int:  # type: ignore[no-untyped-def]
+    with container.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+            "database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = %s AND objid = %s", KEY).scalar()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_two_servers_on_one_database_pause_their_caches_until_one_stops(
+        settings) -> None:  # type: ignore[no-untyped-def]
+    first, second = build(settings), build(settings)  # default size: cache on
+    g1 = CacheGuard(first.engine, first.ledger.command_cache, interval=3600)
+    g2 = CacheGuard(second.engine, second.ledger.command_cache, interval=3600)
+    try:
+        g1.start()
+        assert first.ledger.command_cache.active and holders(first) == 1
+        a, b = first.ledger, second.ledger
+        pid = propose(a)
+        a.confirm(SYSTEM, T0, pid)  # cached by the first server
+        g2.start()  # the second decides before its first command
+        assert not second.ledger.command_cache.active
+        assert g1.check() == 2 and not first.ledger.command_cache.active
+        b.amend(SYSTEM, T0, pid, changes={"title": "Dari server kedua"})
+        # no stale entry left in the first server: no 409, the store's version 3 is the base
+        assert a.amend(SYSTEM, T0, pid, changes={"value_idr": 5}).version == 4
+        g2.stop()
+        assert holders(first) == 1
+        assert g1.check() == 1 and first.ledger.command_cache.active
+    finally:
+        g1.stop()
+        g2.stop()
+        first.close()
+        second.close()
+    assert holders(first) == 0
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_server_registers_for_its_lifetime(settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    c = build(settings)
+    try:
+        with TestClient(create_app(c)) as client:
+            assert client.get("/v1/health").status_code == 200
+            assert holders(c) == 1 and c.ledger.command_cache.active
+        assert holders(c) == 0
+    finally:
+        c.close()

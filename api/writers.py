@@ -1,0 +1,99 @@
+"""Servers that write the same PostgreSQL database see each other, and then stop caching.
+
+The command cache (ADR 0010) saves a read per command, and is exact while one process writes a
+stream. Each server process holds a shared advisory lock for its lifetime on a connection of its
+own; a thread counts the holders every `interval` seconds, and while there is more than one the
+cache is paused (emptied, nothing kept), so that servers behind one load balancer never decide
+on each other's stale state. When the others are gone, it resumes, empty. Between a second
+server starting and the first noticing (at most `interval`), a stale entry costs what ADR 0010
+says: a refusal is decided again on the stored state, a save is a 409 once.
+
+SQLite has no such lock; its one server process owns the file (the CLI writes no partnership or
+business, the only streams the cache holds).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+
+from domain.command_cache import CommandCache
+
+log = structlog.get_logger()
+
+# pg_advisory_lock_shared(int4, int4): "KMTR", 1 = server processes that cache commands
+KEY = (0x4B4D5452, 1)
+HOLDERS = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+           " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+           " AND classid = %s AND objid = %s AND objsubid = 2")
+
+
+class CacheGuard:
+    def __init__(self, engine: Any, cache: CommandCache, interval: float = 1.0) -> None:
+        self.engine = engine
+        self.cache = cache
+        self.interval = interval
+        self._conn: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Registers this process and decides once before returning (so that a second server
+        never serves a command from its cache), then keeps checking in a thread."""
+        if self.engine.dialect.name != "postgresql" or self.cache.maxsize <= 0:
+            return
+        self.check()
+        self._thread = threading.Thread(target=self._loop, name="cache-guard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+            self._thread = None
+        self._close()
+
+    def check(self) -> int:
+        """Counts the servers caching on this database and pauses or resumes the cache;
+        returns the count (0: could not tell, and the cache is paused)."""
+        try:
+            if self._conn is None:
+                raw = self.engine.raw_connection()
+                conn = raw.driver_connection
+                raw.detach()  # held for the process's lifetime, with its lock
+                conn.rollback()
+                conn.autocommit = True
+                self._conn = conn
+                self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", KEY)
+            row = self._conn.execute(HOLDERS, KEY).fetchone()
+            holders = int(row[0]) if row else 0
+        except Exception as e:  # a lost connection: the others no longer see us either
+            log.warning("writers.check_failed", error=str(e).splitlines()[0] if str(e) else
+                        type(e).__name__)
+            self._close()
+            holders = 0
+        if holders == 1:
+            if not self.cache.active:
+                log.info("writers.cache_resumed")
+            self.cache.resume()
+        else:
+            if self.cache.active:
+                log.warning("writers.cache_paused", servers=holders or None,
+                            reason="another server writes this database" if holders else
+                            "cannot tell whether another server writes this database")
+            self.cache.pause()
+        return holders
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
