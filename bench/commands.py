@@ -177,12 +177,13 @@ class Meter:
 Arm = Callable[[int, Meter], None]  # run block number b, recording into the meter
 
 
-def interleave(arms: dict[str, Arm], blocks: int, server_pids: dict[str, int] | None = None
+def interleave(arms: dict[str, Arm], blocks: int,
+               server_pids: dict[str, tuple[int, ...]] | None = None
                ) -> dict[str, dict[str, Any]]:
     """Run `blocks` rounds; each round runs one block of every arm, starting one arm later each
     round. Every arm of a measurement (raw included) thus sees the same noise on a shared box,
     and a ratio between two arms of one measurement is as fair as this machine allows.
-    `server_pids`: arm -> the server process whose CPU time that arm also records."""
+    `server_pids`: arm -> the server processes whose CPU time that arm also records."""
     pids = server_pids or {}
     meters = {name: Meter(server_cpu=name in pids) for name in arms}
     names = list(arms)
@@ -200,10 +201,13 @@ def interleave(arms: dict[str, Arm], blocks: int, server_pids: dict[str, int] | 
     return {name: m.summary() for name, m in meters.items()}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of another process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: tuple[int, ...]) -> float:
+    """User + system CPU time of other processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # ---- the ledger: seeding and the command mix -----------------------------------------------
@@ -433,11 +437,13 @@ def http_waves(client: httpx.Client, secrets: dict[str, str], indices: list[int]
 
 
 class Clients:
-    """`k` threads, each with its own keep-alive `httpx.Client`; `run(b, meter)` makes every
-    client drive one wave of its own partnerships (block `b`) and waits for all of them."""
+    """`k` threads, each with its own keep-alive `httpx.Client` (client j on server
+    `bases[j % len(bases)]`, as a load balancer with sticky connections would send it);
+    `run(b, meter)` makes every client drive one wave of its own partnerships (block `b`) and
+    waits for all of them."""
 
-    def __init__(self, base: str, secrets: dict[str, str], k: int) -> None:
-        self.base, self.secrets, self.k = base, secrets, k
+    def __init__(self, bases: list[str], secrets: dict[str, str], k: int) -> None:
+        self.bases, self.secrets, self.k = bases, secrets, k
         self.start = threading.Barrier(k + 1, timeout=300)
         self.end = threading.Barrier(k + 1, timeout=300)
         self.block, self.meter, self.stopping = 0, Meter(), False
@@ -448,7 +454,7 @@ class Clients:
             t.start()
 
     def _work(self, j: int) -> None:
-        with httpx.Client(base_url=self.base, timeout=30) as client:
+        with httpx.Client(base_url=self.bases[j % len(self.bases)], timeout=30) as client:
             client.get("/v1/health")  # open the keep-alive connection before any timing
             while True:
                 self.start.wait()
@@ -488,17 +494,22 @@ def health_block(client: httpx.Client, meter: Meter) -> None:
         r.raise_for_status()
 
 
+def http_label(clients: int, servers: int = 1) -> str:
+    return f"http ×{clients}" + (f", {servers} servers" if servers > 1 else "")
+
+
 def run_http(stores: Stores, kind: str, n: int, clients: int, log_dir: Path, *,
              raw: bool = True, health: bool = False,
              variants: dict[str, dict[str, Any]] | None = None,
-             wrap: list[str] | None = None) -> dict[str, dict[str, Any]]:
+             wrap: list[str] | None = None, servers: int = 1) -> dict[str, dict[str, Any]]:
     """raw + the command mix over HTTP with `clients` concurrent clients (+ GET /v1/health
     blocks with `health`; + one more server per variant, label -> `Settings` overrides, driven
-    the same way), interleaved block by block. Every server has its own fresh store."""
-    label = f"http ×{clients}"
+    the same way), interleaved block by block. Every configuration has its own fresh store,
+    served by `servers` server processes (the clients spread over them)."""
+    label = http_label(clients, servers)
     configs: dict[str, dict[str, Any]] = {label: {}} | (variants or {})
     arms: dict[str, Arm] = {}
-    pids: dict[str, int] = {}
+    pids: dict[str, tuple[int, ...]] = {}
     with ExitStack() as stack:  # closes, in reverse: clients, servers, raw, stores
         first: Settings | None = None
         for name, overrides in configs.items():
@@ -510,18 +521,24 @@ def run_http(stores: Stores, kind: str, n: int, clients: int, log_dir: Path, *,
                 secrets = issue_tokens(c)
             finally:
                 c.close()  # the server subprocess is the only process with the ledger open
-            log_path = log_dir / f"server_{stores.count}.log"
-            base, pid = stack.enter_context(http_server(settings, log_path, wrap))
-            client = stack.enter_context(httpx.Client(base_url=base, timeout=30))
-            http_waves(client, secrets, list(range(WAVE * WARMUP_WAVES)), lambda s, x: None)
-            health_block(client, Meter())  # warm-up
-            pool = Clients(base, secrets, clients)
+            served = [stack.enter_context(http_server(
+                settings, log_dir / f"server_{stores.count}_{k}.log", wrap))
+                for k in range(servers if name == label else 1)]
+            bases = [base for base, _ in served]
+            client = stack.enter_context(httpx.Client(base_url=bases[0], timeout=30))
+            for k, base in enumerate(bases):  # warm-up, every server
+                with httpx.Client(base_url=base, timeout=30) as warm:
+                    http_waves(warm, secrets, list(range(WAVE * WARMUP_WAVES * k,
+                                                         WAVE * WARMUP_WAVES * (k + 1))),
+                               lambda s, x: None)
+                    health_block(warm, Meter())
+            pool = Clients(bases, secrets, clients)
             stack.callback(pool.close)
-            arms[name], pids[name] = pool.run, pid
+            arms[name], pids[name] = pool.run, tuple(pid for _, pid in served)
             if name == label and health:
                 arms[HEALTH] = (lambda client: lambda b, meter: health_block(client, meter))(
                     client)
-                pids[HEALTH] = pid
+                pids[HEALTH] = pids[name][:1]
         assert first is not None
         if raw:
             saver = RawSaver(first)
@@ -601,7 +618,7 @@ def render_table(results: dict[tuple[str, str], list[dict[str, Any]]], backends:
                 continue
             ratios = [r["rate"] / r["raw_rate"] for r in runs] if p != "raw" else [1.0]
             ratio = statistics.median(ratios)
-            target = TARGETS.get(p)
+            target = TARGETS.get(p.split(",")[0])
             verdict = "" if target is None else (
                 f"≥ {target:.2f}: {'met' if ratio >= target else 'missed'}")
             label = p if p != "raw" else f"raw `app.save()`, 1 small event ({len(runs)} runs)"
@@ -825,6 +842,9 @@ def main() -> None:
                     choices=["sqlite", "postgresql"])
     ap.add_argument("--clients", nargs="*", type=int, default=[1, 2],
                     help="concurrent HTTP clients, one measurement per value")
+    ap.add_argument("--servers", nargs="*", type=int, default=[1, 2],
+                    help="server processes on one store (PostgreSQL only above 1), one "
+                         "measurement per value and per --clients value at least as large")
     ap.add_argument("--no-what-if", action="store_true", help="skip the what-if rows")
     ap.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
                     help="auto: profile the domain path where it misses its target")
@@ -845,14 +865,16 @@ def main() -> None:
         return
 
     # One measurement per (backend, unit); each yields a raw arm and one row per other arm.
-    units = ["domain"] + [f"http ×{k}" for k in args.clients]
-    rows = ["domain"] + [f"http ×{k}" for k in args.clients]
+    units = ["domain"] + [http_label(k, n) for n in args.servers for k in args.clients
+                          if k >= n]
+    rows = list(units)
     if 1 in args.clients:
         rows.insert(rows.index("http ×1") + 1, HEALTH)
     if not args.no_what_if:
-        rows += [label for b in args.backends for label in WHAT_IF[b]]
+        rows += list(dict.fromkeys(label for b in args.backends for label in WHAT_IF[b]))
         if 1 in args.clients:
-            rows += [label for b in args.backends for label in HTTP_WHAT_IF[b]]
+            rows += list(dict.fromkeys(label for b in args.backends
+                                       for label in HTTP_WHAT_IF[b]))
     results: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     profiles: dict[str, str] = {}
     http_profiles: dict[str, str] = {}
@@ -865,16 +887,20 @@ def main() -> None:
                     # Rotate the order so no unit always runs first (cold) or last.
                     order = units[r % len(units):] + units[:r % len(units)]
                     for unit in order:
+                        servers = int(unit.split(", ")[1].split()[0]) if ", " in unit else 1
+                        if servers > 1 and backend != "postgresql":
+                            continue  # one SQLite file, one server (ADR 0010)
                         if unit == "domain":
                             variants = {"domain": {}} | (
                                 {} if args.no_what_if else WHAT_IF[backend])
                             out = run_domain(stores, backend, args.n, variants)
                         else:
-                            clients = int(unit.split("×")[1])
-                            extra = {} if args.no_what_if or clients != 1 else (
+                            clients = int(unit.split("×")[1].split(",")[0])
+                            extra = {} if args.no_what_if or unit != "http ×1" else (
                                 HTTP_WHAT_IF[backend])
                             out = run_http(stores, backend, args.n, clients, Path(tmp),
-                                           health=clients == 1, variants=extra)
+                                           health=unit == "http ×1", variants=extra,
+                                           servers=servers)
                         raw = out.pop("raw")
                         results[(backend, "raw")].append(raw)
                         for row, res in out.items():
