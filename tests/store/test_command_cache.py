@@ -3,6 +3,7 @@ refusal decided on stale state; servers on one PostgreSQL database pause it for 
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
@@ -136,11 +137,22 @@ def test_a_server_registers_for_its_lifetime(settings) -> None:  # type: ignore[
 
     from api.app import create_app
 
-    c = build(settings)
+    c, other = build(settings), build(settings)
     try:
         with TestClient(create_app(c)) as client:
             assert client.get("/v1/health").status_code == 200
             assert holders(c) == 1 and c.ledger.command_cache.active
+            with TestClient(create_app(other)):  # a second server starts on the same database
+                assert holders(c) == 2 and not other.ledger.command_cache.active
+                deadline = time.monotonic() + 10  # the first notices within its interval (1 s)
+                while c.ledger.command_cache.active and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert not c.ledger.command_cache.active
+            deadline = time.monotonic() + 10
+            while not c.ledger.command_cache.active and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert holders(c) == 1 and c.ledger.command_cache.active  # alone again
         assert holders(c) == 0
     finally:
         c.close()
+        other.close()
