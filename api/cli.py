@@ -64,10 +64,11 @@ def lane_processes(store_kind: str, names: list[str], processes: int | None) -> 
 def run_server(container: Container, host: str, port: int) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, settle_heap
 
-    uvicorn.run(create_app(container, run_projections=True), host=host, port=port, log_level="warning",
-                access_log=False)
+    app = create_app(container, run_projections=True)
+    settle_heap()
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()

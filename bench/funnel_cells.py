@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.app import settle_heap  # noqa: E402
 from bench.readside import environment, open_container, pct  # noqa: E402
 from domain.compliance import Period, parse_period, quarter  # noqa: E402
 from projections import funnel_cube  # noqa: E402
@@ -214,6 +215,7 @@ def main() -> None:
     print(f"{n:,} partnerships; spans {[p.label for p in spans]}", flush=True)
     refresh = [] if a.no_refresh else measure_refresh(c, spans)
     picks = regions(c, a.samples, a.seed)
+    settle_heap()  # as `kemitraan serve` does before serving
     lat, checked = measure_latency(c, spans, picks, a.live_samples, a.budget)
     http = [] if a.no_http else asyncio.run(measure_http(c, current, picks, a.budget))
     env["machine"] += f", {os.getloadavg()[0]:.1f} at end"

@@ -315,6 +315,8 @@ def measure_stats(c: Container, samples: int, budget: float, seed: int, http: bo
     d_from, d_to = quarter(today)
     regions = region_samples(c, samples, seed)
     results = []
+    from api.app import settle_heap
+    settle_heap()  # as `kemitraan serve` does before serving
 
     def direct(region: str | None, group_by: str) -> None:
         with c.engine.connect() as conn:

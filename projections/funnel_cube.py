@@ -34,6 +34,8 @@ from projections.real_partnerships import (
 from projections.tables import tracking
 
 VIEW = "real_partnerships"
+PAGED = ("region", "large_nib")  # the groupings whose number of groups has no bound
+_KEYED = ("key", *FIGURES)  # a group as the answer lists it
 LEVELS = (0, 2, 5)  # prefix lengths kept: national, province, kabupaten
 _LOCK = 0x4B4C46  # PostgreSQL advisory lock: one refresher at a time across processes
 
@@ -82,13 +84,15 @@ def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
     rows = conn.execute(sa.select(cell.c.group_by, cell.c.key, *(cell.c[f] for f in FIGURES))
                         .where(cell.c.span == period.label, cell.c.prefix == prefix,
                                cell.c.group_by.in_([group_by, ""]))).all()
-    found, totals = {}, _figures({})
-    for grouping, key, *values in rows:
-        if grouping:
-            found[key] = dict(zip(FIGURES, values))
-        else:
-            totals = dict(zip(FIGURES, values))
-    return shape(found, group_by), totals
+    totals = next((dict(zip(FIGURES, values)) for grouping, _, *values in rows
+                   if not grouping), _figures({}))
+    if group_by in PAGED:
+        # Thousands of groups: one dict each, built straight from the row, in key order
+        # (what `shape` gives; nothing to add, since only groups with partnerships exist).
+        return [dict(zip(_KEYED, row[1:])) for row in sorted(
+            (r for r in rows if r[0]), key=lambda r: r[1])], totals
+    return shape({key: dict(zip(FIGURES, values)) for grouping, key, *values in rows
+                  if grouping}, group_by), totals
 
 
 def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
@@ -101,7 +105,6 @@ def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, da
     return funnel(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
 
 
-PAGED = ("region", "large_nib")  # the groupings whose number of groups has no bound
 
 
 def funnel_page(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,

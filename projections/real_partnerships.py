@@ -695,7 +695,8 @@ def shape(found: dict[Any, dict[str, int]], group_by: str) -> list[dict[str, Any
         keys = [*KNOWN_PROGRAMS, *seen, *([None] if None in found else [])]
     else:
         keys = sorted(found)
-    return [{"key": k, **found.get(k, _figures({}))} for k in keys]
+    zero = _figures({})
+    return [{"key": k, **found.get(k, zero)} for k in keys]
 
 
 def _figures(r: Any) -> dict[str, int]:

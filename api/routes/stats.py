@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -118,7 +120,18 @@ def partnership_funnel(
         stem = f"funnel-{group_by}-{area or 'nasional'}-{date_from}-{date_to}"
         return tabular_response(format, COLUMNS, rows, stem, "Funnel kemitraan",
                                 headers=next_page_headers(request, next_cursor, position))
-    return FunnelStats(from_=date_from, to=date_to, as_of=now, position=position,
-                       group_by=group_by, region=area, groups=groups, totals=totals,
-                       next_cursor=next_cursor)
+    # Serialised here: a national `large_nib` answer has 13,000 groups at 1 M partnerships,
+    # and as a model FastAPI would validate and dump every one of them twice, then encode
+    # 2.7 MB with the json module, which cost more than the query (docs/benchmarks.md). The
+    # envelope goes through the model; the groups are the view's plain dicts (the fields of
+    # FunnelGroup: a key and int figures), encoded by orjson.
+    answer = FunnelStats(from_=date_from, to=date_to, as_of=now, position=position,
+                         group_by=group_by, region=area, groups=[], totals=totals,
+                         next_cursor=next_cursor).model_dump(mode="json", by_alias=True)
+    answer["groups"] = groups
+    try:
+        body = orjson.dumps(answer)
+    except orjson.JSONEncodeError:  # a sum beyond 64 bits: the json module has no limit
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, media_type="application/json")
 

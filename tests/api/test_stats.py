@@ -230,3 +230,23 @@ def test_paging_only_where_groups_are_unbounded_and_with_a_cursor_we_issued(
         ledger: Ledger, params: dict, field: str) -> None:
     body = assert_problem(ledger.get(ledger.admin, **params), 422)
     assert field in str(body)
+
+
+def test_figures_beyond_64_bits_are_answered_exactly(ledger: Ledger,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is encoded by orjson, which stops at 64-bit integers; a national sum of
+    rupiah is not bounded by that, and must come out exact, not as a 500."""
+    from projections import funnel_cube
+
+    huge = 3 * 9_223_372_036_854_775_807  # three maximal BigInteger agreement values
+    zero = {"reported": 0, "confirmed": 0, "documented": 0, "real": 0,
+            "real_relationships": 0, "large_partners": 0, "umkm_partners": 0,
+            "agreement_value_idr": 0, "realization_value_idr": 0}
+    figures = {**zero, "reported": 3, "real": 3, "agreement_value_idr": huge}
+    monkeypatch.setattr(funnel_cube, "funnel_stats",
+                        lambda conn, **kw: ([{"key": LARGE_A, **figures}], figures))
+    r = ledger.get(ledger.admin, group_by="large_nib")
+    body = expect(r, 200)
+    assert r.headers["content-type"] == "application/json"
+    assert body["groups"] == [{"key": LARGE_A, **figures}]
+    assert body["totals"]["agreement_value_idr"] == huge
