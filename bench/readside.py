@@ -494,7 +494,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", required=True, help="the generated ledger: SQLite path or URL")
-    ap.add_argument("--page", type=int, default=Runtime.PAGE, help="runtime page size")
+    ap.add_argument("--page", type=int, default=None,
+                    help="runtime page size (default: the runtime's for the store)")
     ap.add_argument("--profile-events", type=int, default=200_000,
                     help="positions in the profiled sample (0: no profile)")
     ap.add_argument("--profile-from", type=int, default=0,
@@ -525,6 +526,7 @@ def main(argv: list[str] | None = None) -> None:
         VIEWS[:] = [v for v in list(VIEWS) if v.name in names]
 
     c = open_container(args.url)
+    args.page = args.page or Runtime(c.ledger, c.engine, [], store_kind=c.store_kind).page
     r: dict[str, Any] = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                          "command": "bench/readside.py " + " ".join(
                              a if "://" not in a else a.split("@")[-1] for a in
