@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     projections: Literal["run", "follow"] = Field(
         default="run", description="run: `kemitraan serve` folds the views in a background "
         "thread; follow: it only reads them, and `kemitraan project` (beside it) folds them.")
+    projection_page: int | None = Field(
+        default=None, ge=1, le=100_000, description="Events per projection page (one "
+        "transaction). Default: 1000 on SQLite, 4000 on PostgreSQL (ADR 0011).")
     log_format: str | None = Field(default=None, description="json or console; default: "
                                    "console on a terminal, json otherwise.")
 

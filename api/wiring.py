@@ -90,7 +90,8 @@ def build(settings: Settings | None = None, prepare: bool = True) -> Container:
         "connect_timeout": 5}
     engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
     event_log = EventLog(engine, kind, ledger.recorder)
-    views = Runtime(ledger, engine, VIEWS, store_kind=kind, maintenance=MAINTENANCE)
+    views = Runtime(ledger, engine, VIEWS, store_kind=kind, page=settings.projection_page,
+                    maintenance=MAINTENANCE)
     ledger.after_save.append(views.wake)
     try:
         if prepare:

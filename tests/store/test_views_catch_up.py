@@ -139,3 +139,23 @@ def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_table
         else:
             assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master "
                                         "WHERE name = 'sqlite_stat1'").scalar() == 0
+
+
+def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
+    """1,000 events per page on SQLite (a page holds the writer's lock), 4,000 on PostgreSQL;
+    KEMITRAAN_PROJECTION_PAGE sets it, and lane processes build from the same settings."""
+    from api.lanes import lane_runtime
+    from api.settings import Settings
+    from api.wiring import build
+
+    c = build(settings)
+    try:
+        assert c.views.page == (4000 if c.store_kind == "postgresql" else 1000)
+    finally:
+        c.close()
+    c = build(Settings(**{**settings.model_dump(), "projection_page": 17}))
+    try:
+        assert c.views.page == 17
+        assert lane_runtime(c.views, ["audit_log"]).page == 17
+    finally:
+        c.close()
