@@ -8,8 +8,8 @@ on each other's stale state. When the others are gone, it resumes, empty. Betwee
 server starting and the first noticing (at most `interval`), a stale entry costs what ADR 0010
 says: a refusal is decided again on the stored state, a save is a 409 once.
 
-SQLite has no such lock; its one server process owns the file (the CLI writes no partnership or
-business, the only streams the cache holds).
+SQLite has no such lock; its one server process owns the file (the CLI writes no stream a
+server may hold: `kemitraan import` only proposes new partnerships).
 """
 
 from __future__ import annotations

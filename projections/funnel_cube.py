@@ -105,8 +105,6 @@ def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, da
     return funnel(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
 
 
-
-
 def funnel_page(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
                 group_by: str, limit: int, after: str | None = None,
                 ) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
