@@ -94,6 +94,12 @@ class CacheGuard:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
+                # Released before closing: the server ends a closed session's backend (and
+                # its locks) only a moment later, and the others would count us meanwhile.
+                conn.execute("SELECT pg_advisory_unlock_shared(%s, %s)", KEY)
+            except Exception:
+                pass
+            try:
                 conn.close()
             except Exception:
                 pass
