@@ -182,7 +182,6 @@ class Runtime:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._full_pages = 0  # full pages folded since start (or since a rebuild began)
         self._following = False
         self._caught_up = threading.Condition()
         self.last_error: str | None = None
@@ -327,7 +326,7 @@ class Runtime:
             for v in behind:
                 v.flush()
             if len(page) == self.page:
-                self._analyze_when_grown(conn, behind)
+                self._analyze_when_grown(conn, behind, start, end)
         except BaseException:
             # The transaction rolls back: drop whatever the views collected for this page, by
             # replacing them with fresh instances (views keep no state across pages).
@@ -338,16 +337,19 @@ class Runtime:
                 v.view.conn = None
         return folded, end
 
-    def _analyze_when_grown(self, conn: sa.Connection, views: Sequence[View]) -> None:
-        """PostgreSQL: refreshes the planner statistics of the views' tables after 8, 16, 32,
-        ... full pages. A catch-up or rebuild grows the tables faster than autovacuum looks at
-        them (a rebuild's rows are not even visible to it until it commits), and statements
-        planned for the empty table got ~1 s slower each at 1 M partnerships. ANALYZE inside
-        the page's transaction sees the page's own rows; doubling keeps its cost a small,
-        shrinking share of the pages."""
-        self._full_pages += 1
-        n = self._full_pages
-        if self.store_kind != "postgresql" or n < 8 or n & (n - 1):
+    def _analyze_when_grown(self, conn: sa.Connection, views: Sequence[View], start: int,
+                            end: int) -> None:
+        """PostgreSQL: refreshes the planner statistics of the views' tables when a full page
+        takes the position past 8, 16, 32, ... pages' worth of events. A catch-up or rebuild
+        grows the tables faster than autovacuum looks at them (a rebuild's rows are not even
+        visible to it until it commits), and statements planned for the empty table got ~1 s
+        slower each at 1 M partnerships. ANALYZE inside the page's transaction sees the page's
+        own rows; doubling keeps its cost a small, shrinking share of the pages. Counted from
+        the position, not from the process's start: a runner restarted on grown tables
+        analyzes when the log it has folded doubles, not 6 times in its first 256 pages."""
+        before, after = start // self.page, end // self.page
+        if self.store_kind != "postgresql" or after < 8 or \
+                after.bit_length() == before.bit_length():
             return
         names = sorted({t.name for v in views for t in v.tables})
         # ANALYZE waits for a VACUUM of the same table (an anti-wraparound one is never
@@ -532,7 +534,6 @@ class Runtime:
         """
         views = [self.view(n) for n in names] if names else list(self.views)
         folded = 0
-        self._full_pages = 0
         with self._lock, self.engine.begin() as conn:
             # Taking the tracking rows first serialises with any runner (they wait for us).
             conn.execute(tracking.update().where(tracking.c.view.in_([v.name for v in views]))

@@ -7,6 +7,7 @@ import threading
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
+import pytest
 import sqlalchemy as sa
 
 from domain.access import SYSTEM
@@ -139,6 +140,28 @@ def test_a_long_catch_up_on_postgresql_refreshes_the_planner_statistics_as_table
         else:
             assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master "
                                         "WHERE name = 'sqlite_stat1'").scalar() == 0
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_restarted_runner_analyzes_when_the_folded_log_doubles(container) -> None:  # type: ignore[no-untyped-def]
+    """Not 8 pages after its own start: a runner restarted on grown tables would otherwise
+    analyze every view table again after 8, 16, ... 256 pages (seconds of server time each at
+    1 M partnerships)."""
+    lg = with_proposals(container, 30)  # positions 1-2 businesses, 3-32 proposals
+
+    def fold_to(runtime: Runtime, position: int) -> float:
+        while runtime.position() < position:
+            runtime.run_page()
+        with container.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = "
+                                        "'view_partnership_list'").scalar()
+
+    first = Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind, page=1)
+    first.setup()
+    assert fold_to(first, 20) == 14  # analyzed at positions 8 and 16: 14 proposals by then
+    restarted = Runtime(lg, container.engine, VIEWS, store_kind=container.store_kind, page=1)
+    assert fold_to(restarted, 31) == 14  # 11 pages since its start, no doubling yet
+    assert fold_to(restarted, 32) == 30  # position 32: every proposal
 
 
 def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
