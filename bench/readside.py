@@ -58,6 +58,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from api import lanes  # noqa: E402
+from api.app import settle_heap  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.wiring import Container, build  # noqa: E402
 from projections.registry import VIEWS  # noqa: E402
@@ -315,7 +316,6 @@ def measure_stats(c: Container, samples: int, budget: float, seed: int, http: bo
     d_from, d_to = quarter(today)
     regions = region_samples(c, samples, seed)
     results = []
-    from api.app import settle_heap
     settle_heap()  # as `kemitraan serve` does before serving
 
     def direct(region: str | None, group_by: str) -> None:
@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> None:
         VIEWS[:] = [v for v in list(VIEWS) if v.name in names]
 
     c = open_container(args.url)
-    args.page = args.page or Runtime(c.ledger, c.engine, [], store_kind=c.store_kind).page
+    args.page = args.page or c.views.page  # the container's runtime: the store's default
     r: dict[str, Any] = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                          "command": "bench/readside.py " + " ".join(
                              a if "://" not in a else a.split("@")[-1] for a in
