@@ -8,7 +8,7 @@ and the runner's memory, on a ledger made by `bench/ledger_generator.py`.
 
 Everything is measured in one process, one run, in this order:
 
-1. raw      `recorder.select_notifications` in pages of `Runtime.PAGE` (every topic) and
+1. raw      `recorder.select_notifications` in pages of the runtime's size (every topic) and
             `mapper.to_domain_event` on each notification, over the whole log: events/s;
 2. profile  (fresh view tables) `--profile-events` positions (after `--profile-from`, folded
             first, unmeasured) through the runtime, with per-view timers on `process_event` /
