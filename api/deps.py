@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api.problems import PROBLEM, Problem
 from api.wiring import Container
+from projections.funnel_cube import Tolerance
 
 
 class ProblemDetail(BaseModel):
@@ -41,6 +42,16 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def container(request: Request) -> Container:
     return request.app.state.container
+
+
+def funnel_tolerance(request: Request, min_position: int | None) -> Tolerance | None:
+    """How far behind the view the funnel's cells may answer (`KEMITRAAN_STATS_MAX_AGE`;
+    None when 0). Ages are wall-clock: the cells' refresh instants are, whatever the app's
+    clock says."""
+    max_age = container(request).settings.stats_max_age
+    if not max_age:
+        return None
+    return Tolerance(datetime.now(timezone.utc), timedelta(seconds=max_age), min_position or 0)
 
 
 def now(request: Request) -> datetime:

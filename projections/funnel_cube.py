@@ -9,23 +9,26 @@ groupings. `refresh()` computes all of them for one span in one transaction (the
 live funnel, grouped by every prefix at once) and records the view position they reflect.
 
 Exactness: the view logs, per page, the business-date intervals its changes touched
-(`view_real_changed`, stamped with the page's position). A span's cells answer only while no
-change stamped after their position overlaps the span; then they equal the live funnel at the
-view's current position, so the answer and its `position` are what the scan would give. A stale
-or missing span, another period, a deeper region or a scoped caller takes the live scan. The
-projection runner refreshes stale spans when it has caught up (`refresh_next`), one span per
-call, the current quarter and year first.
+(`view_real_changed`, stamped with the page's position). While no change stamped after their
+position overlaps the span, a span's cells equal the live funnel at the view's current
+position, so the answer and its `position` are what the scan would give. Once a change touched
+it, the cells are still the funnel exactly as of their own position and the instant they were
+read (`Behind`): the caller may accept that (`Tolerance`: not older than a bound, and not
+before a position the client asked for), and the answer then says so in its `as_of` and
+`position`. A missing span, cells too far behind, another period, a deeper region or a scoped
+caller takes the live scan. The projection runner refreshes stale spans when it has caught up
+(`refresh_next`), one span per call, the current quarter and year first.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from domain.clock import jakarta_date
+from domain.clock import jakarta_date, utc
 from domain.compliance import Period, parse_period, quarter
 from projections.real_partnerships import (
     FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, figure_columns,
@@ -38,6 +41,25 @@ PAGED = ("region", "large_nib")  # the groupings whose number of groups has no b
 _KEYED = ("key", *FIGURES)  # a group as the answer lists it
 LEVELS = (0, 2, 5)  # prefix lengths kept: national, province, kabupaten
 _LOCK = 0x4B4C46  # PostgreSQL advisory lock: one refresher at a time across processes
+
+
+class Tolerance(NamedTuple):
+    """How far behind the view cells may answer once a change touched their span: read at most
+    `max_age` before `now`, and having folded `min_position` (what the client asked for)."""
+    now: datetime
+    max_age: timedelta
+    min_position: int = 0
+
+
+class Behind(NamedTuple):
+    """An answer from cells a later change made stale: the funnel exactly as of `position`,
+    read from the view at the instant `as_of`."""
+    position: int
+    as_of: datetime
+
+
+Groups = list[dict[str, Any]]
+Figures = dict[str, Any]
 
 
 def span_of(date_from: date, date_to: date) -> Period | None:
@@ -60,27 +82,43 @@ def stale(conn: sa.Connection, period: Period, position: int) -> bool:
         sa.or_(c.to_date.is_(None), c.to_date >= period.start)).limit(1)).first() is not None
 
 
-def _fresh_span(conn: sa.Connection, region: str | None, date_from: date, date_to: date,
-                group_by: str) -> tuple[Period, str] | None:
-    """(span, prefix) when the cells can answer this question exactly, else None."""
+def _usable_span(conn: sa.Connection, region: str | None, date_from: date, date_to: date,
+                 group_by: str, tolerance: Tolerance | None,
+                 ) -> tuple[Period, str, Behind | None] | None:
+    """(span, prefix, None) when the cells answer this question exactly at the view's current
+    position; (span, prefix, Behind) when a later change touched the span but the cells are
+    within `tolerance`; else None."""
     prefix = region or ""
     period = span_of(date_from, date_to)
     if period is None or len(prefix) not in LEVELS or group_by not in GROUPINGS:
         return None
-    position = conn.execute(sa.select(cell_span.c.position)
-                            .where(cell_span.c.span == period.label)).scalar()
-    if position is None or stale(conn, period, position):
+    held = conn.execute(sa.select(cell_span.c.position, cell_span.c.refreshed_at)
+                        .where(cell_span.c.span == period.label)).first()
+    if held is None:
         return None
-    return period, prefix
+    position, refreshed_at = int(held[0]), _as_utc(held[1])
+    if not stale(conn, period, position):
+        return period, prefix, None
+    if tolerance is None or position < tolerance.min_position \
+            or tolerance.now - refreshed_at > tolerance.max_age:
+        return None
+    return period, prefix, Behind(position, refreshed_at)
+
+
+def _as_utc(instant: datetime) -> datetime:
+    """SQLite keeps no offset: the instants stored here are UTC."""
+    return utc(instant) if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
 
 
 def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
-           group_by: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The funnel from the cells, or None when they cannot answer exactly."""
-    fresh = _fresh_span(conn, region, date_from, date_to, group_by)
-    if fresh is None:
+           group_by: str, tolerance: Tolerance | None = None,
+           ) -> tuple[Groups, Figures, Behind | None] | None:
+    """The funnel from the cells — exact now (Behind None), or behind the view within
+    `tolerance` — or None when they cannot answer."""
+    usable = _usable_span(conn, region, date_from, date_to, group_by, tolerance)
+    if usable is None:
         return None
-    period, prefix = fresh
+    period, prefix, behind = usable
     rows = conn.execute(sa.select(cell.c.group_by, cell.c.key, *(cell.c[f] for f in FIGURES))
                         .where(cell.c.span == period.label, cell.c.prefix == prefix,
                                cell.c.group_by.in_([group_by, ""]))).all()
@@ -90,38 +128,43 @@ def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
         # Thousands of groups: one dict each, built straight from the row, in key order
         # (what `shape` gives; nothing to add, since only groups with partnerships exist).
         return [dict(zip(_KEYED, row[1:])) for row in sorted(
-            (r for r in rows if r[0]), key=lambda r: r[1])], totals
+            (r for r in rows if r[0]), key=lambda r: r[1])], totals, behind
     return shape({key: dict(zip(FIGURES, values)) for grouping, key, *values in rows
-                  if grouping}, group_by), totals
+                  if grouping}, group_by), totals, behind
 
 
 def funnel_stats(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
-                 group_by: str = "pola") -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """What the statistics endpoint and the dashboard call: the cells when they are exact,
-    the live scan otherwise. Both give the same answer."""
-    hit = cached(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
+                 group_by: str = "pola", tolerance: Tolerance | None = None,
+                 ) -> tuple[Groups, Figures, Behind | None]:
+    """What the statistics endpoint and the dashboard call: the cells when they are exact or
+    within `tolerance` (then with the `Behind` they answer as of), the live scan otherwise."""
+    hit = cached(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by,
+                 tolerance=tolerance)
     if hit is not None:
         return hit
-    return funnel(conn, region=region, date_from=date_from, date_to=date_to, group_by=group_by)
+    return (*funnel(conn, region=region, date_from=date_from, date_to=date_to,
+                    group_by=group_by), None)
 
 
 def funnel_page(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
                 group_by: str, limit: int, after: str | None = None,
-                ) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+                tolerance: Tolerance | None = None,
+                ) -> tuple[Groups, Figures, str | None, Behind | None]:
     """One page of a `region` or `large_nib` funnel: the groups whose key sorts after `after`
-    (byte order), at most `limit` of them, the totals of the whole answer, and the key to
-    continue after (None on the last page). Concatenated, the pages are `funnel_stats`'s groups.
-    From the cells, a page reads only its rows; the live scan computes everything and slices."""
+    (byte order), at most `limit` of them, the totals of the whole answer, the key to
+    continue after (None on the last page) and, from cells behind the view, as of when.
+    Concatenated, the pages are `funnel_stats`'s groups. From the cells, a page reads only
+    its rows; the live scan computes everything and slices."""
     if group_by not in PAGED:
         raise ValueError(f"pages only for {PAGED}")
-    fresh = _fresh_span(conn, region, date_from, date_to, group_by)
-    if fresh is None:
+    usable = _usable_span(conn, region, date_from, date_to, group_by, tolerance)
+    if usable is None:
         groups, totals = funnel(conn, region=region, date_from=date_from, date_to=date_to,
                                 group_by=group_by)
         rest = [g for g in groups if after is None or g["key"] > after]  # sorted by key
         page = rest[:limit]
-        return page, totals, page[-1]["key"] if len(rest) > limit else None
-    period, prefix = fresh
+        return page, totals, page[-1]["key"] if len(rest) > limit else None, None
+    period, prefix, behind = usable
     key = cell.c.key.collate("C") if conn.dialect.name == "postgresql" else cell.c.key
     where = [cell.c.span == period.label, cell.c.prefix == prefix]
     q = sa.select(cell.c.key, *(cell.c[f] for f in FIGURES)).where(
@@ -133,7 +176,7 @@ def funnel_page(conn: sa.Connection, *, region: str | None, date_from: date, dat
                          .where(*where, cell.c.group_by == "")).first()
     page = [{"key": k, **dict(zip(FIGURES, values))} for k, *values in rows[:limit]]
     totals = dict(zip(FIGURES, total)) if total is not None else _figures({})
-    return page, totals, page[-1]["key"] if len(rows) > limit else None
+    return page, totals, page[-1]["key"] if len(rows) > limit else None, behind
 
 
 # --- refreshing -----------------------------------------------------------------------------
@@ -267,9 +310,10 @@ def compute(conn: sa.Connection, label: str) -> None:
         _span_rows.drop(conn)
 
 
-def store(conn: sa.Connection, label: str, position: int) -> bool:
-    """Replaces the span's cells by `tmp_funnel_cells`, computed as of `position`, unless cells
-    as recent are there already (another refresher). True if replaced."""
+def store(conn: sa.Connection, label: str, position: int, read_at: datetime) -> bool:
+    """Replaces the span's cells by `tmp_funnel_cells`, computed as of `position` from a
+    snapshot taken at `read_at`, unless cells as recent are there already (another
+    refresher). True if replaced."""
     held = conn.execute(sa.select(cell_span.c.position)
                         .where(cell_span.c.span == label)).scalar()
     if held is not None and held >= position:
@@ -279,17 +323,18 @@ def store(conn: sa.Connection, label: str, position: int) -> bool:
     conn.execute(cell.insert().from_select([c.name for c in cell.c], sa.select(_cells).order_by(
         _cells.c.prefix, _cells.c.group_by, _cells.c.key)))
     conn.execute(cell_span.delete().where(cell_span.c.span == label))
-    conn.execute(cell_span.insert().values(span=label, position=position))
+    conn.execute(cell_span.insert().values(span=label, position=position, refreshed_at=read_at))
     return True
 
 
 def refresh(conn: sa.Connection, label: str) -> int:
     """Recomputes the cells of one span inside the caller's transaction (tests, benchmarks);
     returns the view position they reflect."""
+    read_at = datetime.now(timezone.utc)
     position = _position(conn)
     compute(conn, label)
     try:
-        store(conn, label, position)
+        store(conn, label, position, read_at)
     finally:
         _cells.drop(conn)
     return position
@@ -368,6 +413,8 @@ def refresh_next(engine: sa.Engine, today: date) -> bool:
                 conn.commit()  # end the lock's transaction: the snapshot starts below
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
+                # before the snapshot's first read: the cells are no older than this
+                read_at = datetime.now(timezone.utc)
                 position = _position(conn)
                 known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
                 fresh = [label for label in set(known) - _stale_spans(conn, known)
@@ -381,9 +428,9 @@ def refresh_next(engine: sa.Engine, today: date) -> bool:
                 if fresh:  # untouched since their position: equal to a refresh at `position`
                     conn.execute(cell_span.update().where(
                         cell_span.c.span.in_(fresh), cell_span.c.position < position)
-                        .values(position=position))
+                        .values(position=position, refreshed_at=read_at))
                 if todo:
-                    store(conn, todo[0].label, position)
+                    store(conn, todo[0].label, position, read_at)
                 known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
                 if known and {p.label for p in candidates(conn, today)} <= set(known):
                     conn.execute(changed.delete().where(changed.c.position <= min(known.values())))

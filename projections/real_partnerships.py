@@ -145,6 +145,8 @@ cell_span = sa.Table(
     "view_funnel_span", metadata,
     sa.Column("span", sa.String(7), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),  # real_partnerships' position then
+    # the instant the cells were read at (their `as_of` when they answer behind the view)
+    sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
     info={"bookkeeping": True},
 )
 business = sa.Table(

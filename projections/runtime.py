@@ -189,10 +189,15 @@ class Runtime:
     # --- setup and positions ------------------------------------------------------------
 
     def setup(self) -> None:
-        """Creates what is missing. A view that has folded events but lacks a table (a release
-        added one) is rebuilt here, before anything reads it: a new table filled only from
-        now on would answer wrongly about the past, and a half-filled one must not be served."""
-        existing = set(sa.inspect(self.engine).get_table_names())
+        """Creates what is missing. A view that has folded events but lacks a table or a
+        column (a release added one) is rebuilt here, before anything reads it: a new table
+        filled only from now on would answer wrongly about the past, and a half-filled one
+        must not be served."""
+        inspector = sa.inspect(self.engine)
+        existing = set(inspector.get_table_names())
+        # a table a release gave a column it lacks here counts as missing: rebuilt below
+        existing -= {t.name for v in self.views for t in v.tables
+                     if t.name in existing and _lacks_columns(inspector, t)}
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             changed = reconcile_indexes(conn, [t for v in self.views for t in v.tables
@@ -539,6 +544,12 @@ class Runtime:
             conn.execute(tracking.update().where(tracking.c.view.in_([v.name for v in views]))
                          .values(position=0))
             swap = _shadow(conn, views) if self.store_kind == "postgresql" else None
+            if swap is None:  # SQLite: a table lacking a column is made anew (DDL is
+                # transactional there too: a failed rebuild leaves the old table)
+                inspector = sa.inspect(conn)
+                for t in (t for v in views for t in v.tables if _lacks_columns(inspector, t)):
+                    t.drop(conn)
+                    t.create(conn)
             for v in views:
                 v.view.conn = conn
                 try:
@@ -560,6 +571,11 @@ class Runtime:
                 log.info("projections.rebuild_swap", views=[v.name for v in views])
                 swap()
         return folded
+
+
+def _lacks_columns(inspector: sa.Inspector, table: sa.Table) -> bool:
+    """Whether the stored `table` misses a column its declaration has."""
+    return bool({c.name for c in table.c} - {c["name"] for c in inspector.get_columns(table.name)})
 
 
 def _shadow(conn: sa.Connection, views: Sequence[View]) -> Callable[[], None]:

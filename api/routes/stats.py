@@ -69,7 +69,11 @@ def stats_region(who: Principal, region: str | None) -> str | None:
         "tokens answer 403. `group_by=region` and `large_nib` may have thousands of groups: "
         "with `limit`, the groups come in pages in key order (byte order), each answer giving "
         "`next_cursor` to pass as `cursor` for the next page (null on the last); `totals` are "
-        "always the whole answer's (an extension of the contract)."))
+        "always the whole answer's (an extension of the contract). A calendar quarter or year "
+        "at national, province or kabupaten level may be answered from figures computed in "
+        "advance, up to `KEMITRAAN_STATS_MAX_AGE` seconds (default 120) before a write that "
+        "touched it: `as_of` and `position` then say exactly what the answer reflects, and "
+        "never less than `min_position`."))
 def partnership_funnel(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=REGION)] = None,
@@ -106,14 +110,18 @@ def partnership_funnel(
         raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
                       headers={"Retry-After": "1"})
     next_key = None
+    tolerance = deps.funnel_tolerance(request, min_position)
     with c.engine.connect() as conn:
         if limit is None:
-            groups, totals = funnel_cube.funnel_stats(conn, region=area, date_from=date_from,
-                                                      date_to=date_to, group_by=group_by)
-        else:
-            groups, totals, next_key = funnel_cube.funnel_page(
+            groups, totals, behind = funnel_cube.funnel_stats(
                 conn, region=area, date_from=date_from, date_to=date_to, group_by=group_by,
-                limit=limit, after=after)
+                tolerance=tolerance)
+        else:
+            groups, totals, next_key, behind = funnel_cube.funnel_page(
+                conn, region=area, date_from=date_from, date_to=date_to, group_by=group_by,
+                limit=limit, after=after, tolerance=tolerance)
+    if behind is not None:  # cells computed before a later write: the answer is as of them
+        position, now = behind
     next_cursor = encode_cursor(next_key) if next_key is not None else None
     if format != "json":
         rows = [*groups, {"key": "total", **totals}]

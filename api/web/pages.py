@@ -119,15 +119,16 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
     today = jakarta_date(deps.now(request))
     start, end, label = _period(tahun, kuartal, today)
     c = deps.container(request)
-    position = c.views.read_position(None)
+    position, as_of = c.views.read_position(None), deps.now(request)
+    tolerance = deps.funnel_tolerance(request, None)
     with c.engine.connect() as conn:
-        by_pola, totals = funnel_cube.funnel_stats(conn, region=area, date_from=start,
-                                                   date_to=end, group_by="pola")
-        by_program, _ = funnel_cube.funnel_stats(conn, region=area, date_from=start,
-                                                 date_to=end, group_by="program")
-        by_region, _ = funnel_cube.funnel_stats(conn, region=area, date_from=start,
-                                                date_to=end, group_by="region")
+        answers = [funnel_cube.funnel_stats(conn, region=area, date_from=start, date_to=end,
+                                            group_by=g, tolerance=tolerance)
+                   for g in ("pola", "program", "region")]
         upgrades = scale_upgrades.counts(conn, area or "", start, end)
+    (by_pola, totals, _), (by_program, _, _), (by_region, _, _) = answers
+    for behind in (a[2] for a in answers if a[2] is not None):  # the oldest figures shown
+        position, as_of = min(position, behind.position), min(as_of, behind.as_of)
     funnel = [("Dilaporkan", totals["reported"]), ("Dikonfirmasi UMKM", totals["confirmed"]),
               ("Terdokumentasi", totals["documented"]), ("Riil", totals["real"])]
     years = list(range(today.year, today.year - 6, -1))
@@ -137,7 +138,7 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
                   by_program=[(PROGRAM_NAMES.get(g["key"], g["key"]), g) for g in by_program],
                   by_region=[(g["key"], g) for g in by_region], upgrades=upgrades,
                   names=NAMES, years=years, tahun=tahun, kuartal=kuartal, position=position,
-                  as_of=deps.now(request))
+                  as_of=as_of)
 
 
 # ---- the list ---------------------------------------------------------------------------------

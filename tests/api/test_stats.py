@@ -133,6 +133,32 @@ def test_min_position_waits_for_the_write_or_answers_503(ledger: Ledger) -> None
     assert future.headers["Retry-After"] == "1"
 
 
+def test_a_quarter_computed_before_a_write_answers_as_of_then_until_min_position_asks_more(
+        ledger: Ledger, container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections import funnel_cube
+
+    ledger.real(LARGE_A, UMKM_A, REGION_A)
+    container.views.catch_up()
+    with container.engine.begin() as conn:
+        computed_at = funnel_cube.refresh(conn, "2024-Q1")
+    quarter = {"from": "2024-01-01", "to": "2024-03-31"}
+    before = expect(ledger.get(ledger.admin, **quarter), 200)
+    assert before["totals"]["real"] == 1 and before["position"] >= computed_at
+
+    written = ledger.real(LARGE_B, UMKM_B, REGION_B)  # a second real one in the quarter
+    behind = expect(ledger.get(ledger.admin, **quarter), 200)
+    assert behind["totals"] == before["totals"]  # the figures computed before the write ...
+    assert behind["position"] == computed_at < written  # ... say which position they are
+    assert behind["as_of"] != before["as_of"] and behind["as_of"].endswith("+07:00")
+    fresh = expect(ledger.get(ledger.admin, **quarter, min_position=written), 200)
+    assert fresh["totals"]["real"] == 2 and fresh["position"] >= written
+    monkeypatch.setattr(container.settings, "stats_max_age", 0)  # only up-to-date figures
+    exact = expect(ledger.get(ledger.admin, **quarter), 200)
+    assert exact["totals"] == fresh["totals"] and exact["position"] >= written
+    paged = expect(ledger.get(ledger.admin, **quarter, group_by="large_nib", limit=1), 200)
+    assert paged["totals"]["real"] == 2
+
+
 def test_csv_has_the_groups_and_a_totals_row(ledger: Ledger) -> None:
     ledger.real(LARGE_A, UMKM_A, REGION_A)
     response = ledger.get(ledger.admin, format="csv")
@@ -244,7 +270,7 @@ def test_figures_beyond_64_bits_are_answered_exactly(ledger: Ledger,
             "agreement_value_idr": 0, "realization_value_idr": 0}
     figures = {**zero, "reported": 3, "real": 3, "agreement_value_idr": huge}
     monkeypatch.setattr(funnel_cube, "funnel_stats",
-                        lambda conn, **kw: ([{"key": LARGE_A, **figures}], figures))
+                        lambda conn, **kw: ([{"key": LARGE_A, **figures}], figures, None))
     r = ledger.get(ledger.admin, group_by="large_nib")
     body = expect(r, 200)
     assert r.headers["content-type"] == "application/json"

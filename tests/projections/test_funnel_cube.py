@@ -6,7 +6,7 @@ does, never while a change after its position touches the span, and the runner r
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -34,7 +34,9 @@ def ask(world: World, period, region=None, group_by="pola"):  # type: ignore[no-
     world.c.views.catch_up()
     with world.c.engine.connect() as conn:
         q = dict(region=region, date_from=period.start, date_to=period.end, group_by=group_by)
-        return fc.cached(conn, **q), funnel(conn, **q)
+        hit = fc.cached(conn, **q)
+        assert hit is None or hit[2] is None  # no tolerance asked: exact or nothing
+        return (hit[:2] if hit else None), funnel(conn, **q)
 
 
 def test_only_whole_calendar_quarters_and_years_are_spans() -> None:
@@ -124,3 +126,39 @@ def test_the_background_runner_refreshes_the_cells_once_caught_up(world: World) 
     finally:
         views.stop()
     assert {"2025", "2025-Q1"} <= spans
+
+
+def test_stale_cells_within_the_tolerance_answer_as_of_their_own_position(
+        world: World) -> None:
+    first = world.real(L1, U1, start="2024-01-01", end="2024-03-31")
+    refresh_all(world)
+    with world.c.engine.connect() as conn:
+        position, refreshed_at = conn.execute(sa.select(
+            fc.cell_span.c.position, fc.cell_span.c.refreshed_at)
+            .where(fc.cell_span.c.span == "2024-Q1")).one()
+    before = ask(world, Q1)[1]
+    world.realize(first, "2024-03-01", "2024-03-31", value=20)  # touches Q1: stale
+    world.c.views.catch_up()
+    q = dict(region=None, date_from=Q1.start, date_to=Q1.end, group_by="pola")
+    read_at = refreshed_at if refreshed_at.tzinfo else refreshed_at.replace(tzinfo=timezone.utc)
+    minute = fc.Tolerance(read_at + timedelta(seconds=59), timedelta(seconds=60))
+    with world.c.engine.connect() as conn:
+        now = funnel(conn, **q)
+        assert now[1]["realization_value_idr"] == before[1]["realization_value_idr"] + 20
+        # within the tolerance: the figures as they were, saying as of which position and when
+        assert fc.funnel_stats(conn, **q, tolerance=minute) == (*before, fc.Behind(
+            position, read_at))
+        # too old, or not yet at the position the client asked for: the scan answers
+        assert fc.funnel_stats(conn, **q, tolerance=minute._replace(
+            now=read_at + timedelta(seconds=61))) == (*now, None)
+        assert fc.funnel_stats(conn, **q, tolerance=minute._replace(
+            min_position=position + 1)) == (*now, None)
+        assert fc.funnel_stats(conn, **q) == (*now, None)  # no tolerance: exact only
+        page = fc.funnel_page(conn, **{**q, "group_by": "large_nib"}, limit=5,
+                              tolerance=minute)
+        assert page[3] == fc.Behind(position, read_at)
+        assert page[1] == before[1]
+    refresh_all(world)
+    with world.c.engine.connect() as conn:
+        assert fc.funnel_stats(conn, **q, tolerance=minute._replace(
+            now=datetime.now(timezone.utc))) == (*now, None)  # refreshed: exact again

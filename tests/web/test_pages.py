@@ -111,6 +111,25 @@ def test_the_overview_shows_the_funnel_as_a_chart_with_text(client: Any,
     assert client.get("/", params={"wilayah": "33.17"}).status_code == 404
 
 
+def test_the_overview_says_how_old_figures_computed_before_a_write_are(
+        client: Any, world: dict[str, str], container: Any, monkeypatch: Any) -> None:
+    from api.web.format import angka
+    from projections import funnel_cube
+
+    container.views.catch_up()
+    with container.engine.begin() as conn:
+        computed_at = funnel_cube.refresh(conn, "2024")
+    propose(client, world["company"], LARGE_A, UMKM_A, REGION_A)  # reported in 2024 too
+    sign_in(client, world["dinas"])
+    page = client.get("/", params={"tahun": 2024})
+    assert re.search(r"<desc[^>]*>Dilaporkan: 1;", page.text)
+    assert f"posisi log {angka(computed_at)}." in page.text
+    monkeypatch.setattr(container.settings, "stats_max_age", 0)  # only up-to-date figures
+    page = client.get("/", params={"tahun": 2024})
+    assert re.search(r"<desc[^>]*>Dilaporkan: 2;", page.text)
+    assert f"posisi log {angka(computed_at)}." not in page.text
+
+
 def test_a_partnership_page_shows_its_timeline_and_steps_back_in_time(
         client: Any, world: dict[str, str]) -> None:
     sign_in(client, world["auditor"])
