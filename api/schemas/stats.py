@@ -33,8 +33,9 @@ class FunnelGroup(FunnelFigures):
 class FunnelStats(BaseModel):
     from_: date = Field(alias="from", serialization_alias="from")
     to: date
-    as_of: Instant
-    position: int
+    as_of: Instant = Field(description="the instant the figures were read from the views: "
+                           "now, or when pre-computed figures that still answer were computed")
+    position: int = Field(description="the last log position the figures fold in")
     group_by: str
     region: str | None
     groups: list[FunnelGroup]
