@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         default=None, ge=1, le=100_000, description="Events per projection page (one "
         "transaction). Default: 1000 on SQLite, 4000 on PostgreSQL (ADR 0011).")
     stats_max_age: float = Field(
-        default=120.0, ge=0, le=86_400, description="Seconds: once a write touched a quarter or "
+        default=180.0, ge=0, le=86_400, description="Seconds: once a write touched a quarter or "
         "year, its pre-aggregated funnel may still answer for this long after it was computed, "
         "giving its own as_of and position (never below a request's min_position); then the "
         "live scan answers. 0: only up-to-date cells answer (ADR 0019).")

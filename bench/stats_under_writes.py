@@ -12,7 +12,7 @@ the same write load:
 * exact     only up-to-date cells answer, else the live scan (`KEMITRAAN_STATS_MAX_AGE=0`,
             what the route did before 2026-12-05): the baseline of the same run;
 * tolerant  cells computed up to `--max-age` seconds before answer too, with their own
-            `as_of` and position (the default, 120 s).
+            `as_of` and position (the default, 180 s).
 
 Reported per arm: latency p50/p95/max, the share of answers from up-to-date cells, from cells
 behind the view and from the scan, and how old the answers were (request instant − as_of).
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--block", type=float, default=60.0, help="seconds per arm and block")
     ap.add_argument("--rounds", type=int, default=3, help="blocks per arm")
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between questions")
-    ap.add_argument("--max-age", type=float, default=120.0)
+    ap.add_argument("--max-age", type=float, default=180.0)
     ap.add_argument("--warm-up", type=float, default=30.0, help="seconds of writes first")
     a = ap.parse_args()
     c = open_container(a.url)
@@ -110,6 +110,18 @@ def main() -> None:
     print(f"national scan of {span.label}, idle: {scan_idle:.2f} s", flush=True)
     settle_heap()
     stop, written = threading.Event(), list[int | None]()
+    refreshed: list[tuple[str, float, float]] = []  # (span, seconds into the run, duration)
+    recent: list[str] = []
+    began = perf_counter()
+
+    def refresh(engine: Any) -> bool:  # what `registry.refresh_funnel_cells` does, timed
+        t = perf_counter()
+        label = funnel_cube.refresh_next(engine, today, recent)
+        if label is not None:
+            refreshed.append((label, t - began, perf_counter() - t))
+        return label is not None
+
+    c.views.maintenance = [refresh]
     c.views.start(poll_seconds=0.5)
     w = threading.Thread(target=writer, args=(c, a.rate, stop, written), daemon=True)
     w.start()
@@ -134,6 +146,9 @@ def main() -> None:
     elapsed = a.warm_up + 2 * a.rounds * a.block
     print()
     print(report(env, a, span.label, scan_idle, samples, len(written) / elapsed))
+    print()
+    print("Refreshes by the runner during the run (span: start s, took s): " + "; ".join(
+        f"{label}: {at:.0f}, {took:.1f}" for label, at, took in refreshed))
 
 
 def report(env: dict[str, Any], a: argparse.Namespace, label: str, scan_idle: float,

@@ -17,7 +17,8 @@ read (`Behind`): the caller may accept that (`Tolerance`: not older than a bound
 before a position the client asked for), and the answer then says so in its `as_of` and
 `position`. A missing span, cells too far behind, another period, a deeper region or a scoped
 caller takes the live scan. The projection runner refreshes stale spans when it has caught up
-(`refresh_next`), one span per call, the current quarter and year first.
+(`refresh_next`), one span per call, the current quarter and year first (taking turns, and
+giving every third turn to another due span).
 """
 
 from __future__ import annotations
@@ -345,6 +346,10 @@ def _position(conn: sa.Connection) -> int:
                             .where(tracking.c.view == VIEW)).scalar() or 0)
 
 
+def current_quarter(today: date) -> Period:
+    return quarter(today.year, (today.month - 1) // 3 + 1)
+
+
 def candidates(conn: sa.Connection, today: date) -> list[Period]:
     """The spans kept: every year from the earliest term start to this one and their quarters,
     the current quarter and year first, then the most recent. (Every term enters the change
@@ -356,7 +361,7 @@ def candidates(conn: sa.Connection, today: date) -> list[Period]:
         years.append(first.year)
     if not years:
         return []
-    current = quarter(today.year, (today.month - 1) // 3 + 1)
+    current = current_quarter(today)
     out = [current, parse_period(str(today.year))]
     for year in range(today.year, min(min(years), today.year) - 1, -1):
         for p in [parse_period(str(year)), *(quarter(year, q) for q in (4, 3, 2, 1))]:
@@ -385,6 +390,22 @@ def due(conn: sa.Connection, today: date) -> list[Period]:
     return [p for p in candidates(conn, today) if p.label not in known or p.label in stale]
 
 
+def _pick(todo: list[Period], today: date, recent: list[str]) -> Period:
+    """The due span to refresh next. The current quarter and year first, taking turns; but
+    after two refreshes in a row of those, one other due span (the first in `candidates`
+    order) gets its turn. Under steady writes the current ones are due again after every page,
+    and without turns the year (behind the quarter) and every other span (or missing cells,
+    on a fresh start) would wait for ever."""
+    labels = {current_quarter(today).label, str(today.year)}
+    current = [p for p in todo if p.label in labels]
+    others = [p for p in todo if p.label not in labels]
+    if others and (not current or (len(recent) >= 2 and set(recent[-2:]) <= labels)):
+        return others[0]
+    if len(current) > 1 and recent and recent[-1] == current[0].label:
+        return current[1]
+    return current[0]
+
+
 def summary(conn: sa.Connection, today: date) -> tuple[int, list[str]]:
     """(how many spans are kept, the labels of those due) for `kemitraan projections status`."""
     return len(candidates(conn, today)), [p.label for p in due(conn, today)]
@@ -394,9 +415,10 @@ def jakarta_today() -> date:
     return jakarta_date(datetime.now(timezone.utc))
 
 
-def refresh_next(engine: sa.Engine, today: date) -> bool:
-    """Refreshes the first due span; True if one was refreshed (call again), False when none
-    is due or another process is refreshing. Two transactions: the cells are computed under
+def refresh_next(engine: sa.Engine, today: date, recent: list[str] | None = None) -> str | None:
+    """Refreshes a due span (`_pick`; `recent`, if given, is the caller's memory of the labels
+    refreshed before, appended to here); returns its label (call again), or None when none is
+    due or another process is refreshing. Two transactions: the cells are computed under
     one read snapshot (REPEATABLE READ on PostgreSQL, a WAL snapshot on SQLite) into temporary
     tables, so pages and commands go on meanwhile; a short write then stores them, stamped with
     the position of that snapshot (changes since make them stale, as any). Fresh cells move to
@@ -420,8 +442,9 @@ def refresh_next(engine: sa.Engine, today: date) -> bool:
                 fresh = [label for label in set(known) - _stale_spans(conn, known)
                          if known[label] < position]
                 todo = due(conn, today)
-                if todo:
-                    compute(conn, todo[0].label)
+                span = _pick(todo, today, recent or []) if todo else None
+                if span is not None:
+                    compute(conn, span.label)
             if postgres:
                 conn.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
@@ -429,12 +452,16 @@ def refresh_next(engine: sa.Engine, today: date) -> bool:
                     conn.execute(cell_span.update().where(
                         cell_span.c.span.in_(fresh), cell_span.c.position < position)
                         .values(position=position, refreshed_at=read_at))
-                if todo:
-                    store(conn, todo[0].label, position, read_at)
+                if span is not None:
+                    store(conn, span.label, position, read_at)
                 known = dict(conn.execute(sa.select(cell_span.c.span, cell_span.c.position)).all())
                 if known and {p.label for p in candidates(conn, today)} <= set(known):
                     conn.execute(changed.delete().where(changed.c.position <= min(known.values())))
-            return bool(todo)
+            if span is None:
+                return None
+            if recent is not None:
+                recent[:] = [*recent[-1:], span.label]
+            return span.label
         finally:
             if conn.in_transaction():
                 conn.rollback()

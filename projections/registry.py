@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import sqlalchemy as sa
 
 from projections import funnel_cube
@@ -29,9 +31,14 @@ VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnersh
 LANES: list[tuple[str, ...]] = [("scale_upgrades", "evidence_reuse", "audit_log")]
 
 
+_refreshed: weakref.WeakKeyDictionary[sa.Engine, list[str]] = weakref.WeakKeyDictionary()
+
+
 def refresh_funnel_cells(engine: sa.Engine) -> bool:
-    """Refreshes one stale span of the pre-aggregated funnel (`projections.funnel_cube`)."""
-    return funnel_cube.refresh_next(engine, funnel_cube.jakarta_today())
+    """Refreshes one stale span of the pre-aggregated funnel (`projections.funnel_cube`),
+    remembering per engine which spans it refreshed last (the current ones yield a turn)."""
+    recent = _refreshed.setdefault(engine, [])
+    return funnel_cube.refresh_next(engine, funnel_cube.jakarta_today(), recent) is not None
 
 
 MAINTENANCE = [refresh_funnel_cells]

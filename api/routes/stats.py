@@ -71,9 +71,9 @@ def stats_region(who: Principal, region: str | None) -> str | None:
         "`next_cursor` to pass as `cursor` for the next page (null on the last); `totals` are "
         "always the whole answer's (an extension of the contract). A calendar quarter or year "
         "at national, province or kabupaten level may be answered from figures computed in "
-        "advance, up to `KEMITRAAN_STATS_MAX_AGE` seconds (default 120) before a write that "
-        "touched it: `as_of` and `position` then say exactly what the answer reflects, and "
-        "never less than `min_position`."))
+        "advance, at most `KEMITRAAN_STATS_MAX_AGE` seconds (default 180) ago, even if a write "
+        "has touched the period since: `as_of` and `position` then say exactly what the answer "
+        "reflects, and never less than `min_position`."))
 def partnership_funnel(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=REGION)] = None,

@@ -162,3 +162,19 @@ def test_stale_cells_within_the_tolerance_answer_as_of_their_own_position(
     with world.c.engine.connect() as conn:
         assert fc.funnel_stats(conn, **q, tolerance=minute._replace(
             now=datetime.now(timezone.utc))) == (*now, None)  # refreshed: exact again
+
+
+def test_under_steady_writes_to_this_quarter_the_other_spans_still_get_their_turn(
+        world: World) -> None:
+    world.real(L1, U1)  # the five spans of 2024 have no cells yet
+    recent: list[str] = []
+    order = []
+    for _ in range(9):  # before every refresh a write touches this quarter (and so the year)
+        world.propose(L2, U3, start="2024-10-01", end="2024-12-31", location="33.17.01")
+        world.c.views.catch_up()
+        order.append(fc.refresh_next(world.c.engine, TODAY, recent))
+    assert order == ["2024-Q4", "2024", "2024-Q3", "2024-Q4", "2024", "2024-Q2",
+                     "2024-Q4", "2024", "2024-Q1"]
+    with world.c.engine.connect() as conn:
+        assert fc.due(conn, TODAY)  # this quarter and the year, touched by the last write
+    assert ask(world, Q1)[0] is not None  # every span had its turn
