@@ -85,6 +85,7 @@ def demo(host: Annotated[str, typer.Option()] = "127.0.0.1",
          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
     """Seed the demo ledger into the data dir (if empty), print one token per role, serve."""
     from api.demo import issue_demo_tokens, seed
+    from api.demo.dates import DATA_UNTIL
 
     container = open_container()
     now = datetime.now(timezone.utc)
@@ -96,6 +97,10 @@ def demo(host: Annotated[str, typer.Option()] = "127.0.0.1",
     for role, name, secret in tokens:
         typer.echo(f"  {role:8} {secret}   # {name}")
     typer.echo(f"\nAPI:  http://{host}:{port}/v1/health   docs: http://{host}:{port}/docs")
+    # The demo's business dates end on DATA_UNTIL: its last year is what the dashboard shows
+    # best (the default, the current quarter, may lie after it).
+    typer.echo(f"Dashboard: http://{host}:{port}/?tahun={DATA_UNTIL.year}   (sign in with a "
+               f"token above; the demo's business dates run to {DATA_UNTIL.isoformat()})")
     run_server(container, host, port)
 
 

@@ -230,3 +230,18 @@ def test_seeding_refuses_a_ledger_that_already_holds_an_event(
     with pytest.raises(LedgerNotEmpty):
         seed(container, clock.now)
     assert container.event_log.head() == head
+
+
+def test_the_year_the_demo_points_the_dashboard_to_has_real_partnerships(
+        seeded: Container) -> None:
+    """`kemitraan demo` prints the dashboard for the demo's last year (`?tahun=`, from
+    `api.demo.dates.DATA_UNTIL`): what a new user sees first must not be a funnel of zeros,
+    nationally and in each region with partnerships (Kendal's estate has none, by design)."""
+    from api.demo import dates
+    from projections.real_partnerships import funnel
+
+    year = (date(dates.DATA_UNTIL.year, 1, 1), date(dates.DATA_UNTIL.year, 12, 31))
+    with seeded.engine.connect() as conn:
+        for region in (None, "64.71", "33.17", "32.16"):
+            _, totals = funnel(conn, region=region, date_from=year[0], date_to=year[1])
+            assert totals["real"] > 0, (region, totals)
