@@ -185,6 +185,7 @@ def projections_status() -> None:
     container = open_container()
     try:
         rows = container.views.status()
+        max_age = container.settings.stats_max_age
         with container.engine.connect() as conn:
             kept, due = funnel_cube.summary(conn, funnel_cube.jakarta_today())
     finally:
@@ -194,7 +195,20 @@ def projections_status() -> None:
     for r in rows:
         typer.echo(f"{r['view']:<{width}}  {r['position']:>10}  {r['lag']:>10}")
     typer.echo(f"\nfunnel cells (ADR 0019): {kept - len(due)} of {kept} calendar spans fresh"
-               + (f"; due: {', '.join(due)}" if due else ""))
+               + (f"; due: {describe_due(due, datetime.now(timezone.utc), max_age)}"
+                  if due else ""))
+
+
+def describe_due(due: list[tuple[str, datetime | None]], now: datetime, max_age: float) -> str:
+    """The spans waiting for a refresh, and whether their older cells still answer
+    (`KEMITRAAN_STATS_MAX_AGE`) or the statistics scan meanwhile."""
+    def one(label: str, computed: datetime | None) -> str:
+        if computed is None:
+            return f"{label} (no cells yet)"
+        age = (now - computed).total_seconds()
+        answering = "still answering" if age <= max_age else "the scan answers"
+        return f"{label} (cells {age:.0f} s old, {answering})"
+    return ", ".join(one(label, computed) for label, computed in due)
 
 
 @projections_app.command("rebuild")

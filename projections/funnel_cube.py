@@ -406,9 +406,13 @@ def _pick(todo: list[Period], today: date, recent: list[str]) -> Period:
     return current[0]
 
 
-def summary(conn: sa.Connection, today: date) -> tuple[int, list[str]]:
-    """(how many spans are kept, the labels of those due) for `kemitraan projections status`."""
-    return len(candidates(conn, today)), [p.label for p in due(conn, today)]
+def summary(conn: sa.Connection, today: date) -> tuple[int, list[tuple[str, datetime | None]]]:
+    """For `kemitraan projections status`: how many spans are kept, and the spans due, each
+    with the instant its cells were computed (None: it has none yet)."""
+    computed = {label: _as_utc(at) for label, at in conn.execute(
+        sa.select(cell_span.c.span, cell_span.c.refreshed_at)).all()}
+    return len(candidates(conn, today)), [(p.label, computed.get(p.label))
+                                          for p in due(conn, today)]
 
 
 def jakarta_today() -> date:

@@ -224,3 +224,17 @@ def test_rules_load_enacts_amends_and_reports_json_paths(tmp_path: Path) -> None
     bad = run(["rules", "load", str(changed)], tmp_path)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
     assert "obligations[0].measure" in bad.stderr
+
+
+def test_projections_status_says_which_due_spans_still_answer_from_older_cells() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from api.cli import describe_due
+
+    now = datetime(2026, 12, 5, 8, 0, tzinfo=timezone.utc)
+    due = [("2026-Q4", now - timedelta(seconds=75)), ("2026", now - timedelta(seconds=200)),
+           ("2025-Q3", None)]
+    assert describe_due(due, now, 180) == (
+        "2026-Q4 (cells 75 s old, still answering), 2026 (cells 200 s old, the scan answers), "
+        "2025-Q3 (no cells yet)")
+    assert describe_due(due[:1], now, 0) == "2026-Q4 (cells 75 s old, the scan answers)"
