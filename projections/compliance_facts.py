@@ -24,7 +24,7 @@ from domain.compliance import BusinessFacts, DeclaredFact, PartnershipRecord, Pe
 from domain.reality import PartnershipFacts, PartyFacts, RealizationFacts
 from projections import real_partnerships as rp
 from projections.runtime import View
-from projections.tables import chunks, insert_rows, metadata, region_within
+from projections.tables import chunks, insert_rows, metadata, region_within, stored_instant
 
 business = sa.Table(
     "view_compliance_business", metadata,
@@ -117,18 +117,12 @@ def business_facts(conn: sa.Connection, *, region: str | None = None,
         for r in conn.execute(sa.select(fact).where(fact.c.business_id.in_(chunk))
                               .order_by(fact.c.seq)):
             facts.setdefault(r.business_id, []).append(DeclaredFact(
-                r.name, Decimal(r.value), r.unit, r.effective_date, _utc(r.recorded_at)))
+                r.name, Decimal(r.value), r.unit, r.effective_date, stored_instant(r.recorded_at)))
     return [BusinessFacts(nib=r.nib, name=r.name, region_code=r.region_code,
                           kbli=tuple(x for x in r.kbli.split(",") if x),
                           scale_periods=tuple(scale_rows.get(r.nib, ())),
                           facts=tuple(facts.get(r.business_id, ())))
             for r in rows]
-
-
-def _utc(value: Any) -> Any:
-    from datetime import timezone
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None \
-        else value
 
 
 def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,

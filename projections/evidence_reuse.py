@@ -9,7 +9,7 @@ reads: handlers collect rows in memory and `flush()` writes them in bulk.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,9 @@ from eventsourcing.persistence import Tracking
 
 from domain.partnership import Partnership
 from projections.runtime import View
-from projections.tables import insert_rows, metadata, region_within, update_rows
+from projections.tables import (
+    insert_rows, metadata, region_within, stored_instant, update_rows,
+)
 
 partnerships = sa.Table(
     "view_reuse_partnership", metadata,
@@ -102,11 +104,6 @@ class EvidenceReuseView(View):
             self._submissions = []
 
 
-def _utc(instant: datetime) -> datetime:
-    """SQLite keeps no offset: instants are stored in UTC and read back as such."""
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
-
-
 def touches_region(prefix: str) -> sa.ColumnElement[bool]:
     """A partnership touches a region when either party or its location lies in it."""
     if prefix == "":
@@ -153,7 +150,7 @@ def reused(conn: sa.Connection, *, region: str, limit: int,
         f["submissions"].append({
             "evidence_id": r.evidence_id, "partnership_id": r.partnership_id, "kind": r.kind,
             "submitted_by": r.submitter_id, "submitter_role": r.submitter_role,
-            "submitted_at": _utc(r.recorded_at), "effective_date": r.effective_date})
+            "submitted_at": stored_instant(r.recorded_at), "effective_date": r.effective_date})
     out = []
     for f in files.values():
         plist = list(f["partnerships"].values())

@@ -29,13 +29,13 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from domain.clock import jakarta_date, utc
+from domain.clock import jakarta_date
 from domain.compliance import Period, parse_period, quarter
 from projections.real_partnerships import (
     FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, figure_columns,
     funnel, real_in_period, realization, shape,
 )
-from projections.tables import tracking
+from projections.tables import stored_instant, tracking
 
 VIEW = "real_partnerships"
 PAGED = ("region", "large_nib")  # the groupings whose number of groups has no bound
@@ -97,18 +97,13 @@ def _usable_span(conn: sa.Connection, region: str | None, date_from: date, date_
                         .where(cell_span.c.span == period.label)).first()
     if held is None:
         return None
-    position, refreshed_at = int(held[0]), _as_utc(held[1])
+    position, refreshed_at = int(held[0]), stored_instant(held[1])
     if not stale(conn, period, position):
         return period, prefix, None
     if tolerance is None or position < tolerance.min_position \
             or tolerance.now - refreshed_at > tolerance.max_age:
         return None
     return period, prefix, Behind(position, refreshed_at)
-
-
-def _as_utc(instant: datetime) -> datetime:
-    """SQLite keeps no offset: the instants stored here are UTC."""
-    return utc(instant) if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
 
 
 def cached(conn: sa.Connection, *, region: str | None, date_from: date, date_to: date,
@@ -409,7 +404,7 @@ def _pick(todo: list[Period], today: date, recent: list[str]) -> Period:
 def summary(conn: sa.Connection, today: date) -> tuple[int, list[tuple[str, datetime | None]]]:
     """For `kemitraan projections status`: how many spans are kept, and the spans due, each
     with the instant its cells were computed (None: it has none yet)."""
-    computed = {label: _as_utc(at) for label, at in conn.execute(
+    computed = {label: stored_instant(at) for label, at in conn.execute(
         sa.select(cell_span.c.span, cell_span.c.refreshed_at)).all()}
     return len(candidates(conn, today)), [(p.label, computed.get(p.label))
                                           for p in due(conn, today)]

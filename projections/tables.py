@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -172,3 +173,9 @@ evidence_index = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("review", sa.String(20)),
 )
+
+
+def stored_instant(value: datetime) -> datetime:
+    """An instant read back from a view table, with its UTC offset: the views store instants
+    in UTC, and SQLite keeps no offset."""
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
