@@ -41,7 +41,6 @@ import pstats
 import random
 import resource
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

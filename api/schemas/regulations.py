@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from api.schemas.common import Day, Region, Scale, Strict
+from api.schemas.common import Day, Scale, Strict
 
 PackId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,99}$",
                               examples=["perbup-bekasi-73-2020"])]
