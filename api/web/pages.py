@@ -127,8 +127,9 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
                    for g in ("pola", "program", "region")]
         upgrades = scale_upgrades.counts(conn, area or "", start, end)
     (by_pola, totals, _), (by_program, _, _), (by_region, _, _) = answers
-    for behind in (a[2] for a in answers if a[2] is not None):  # the oldest figures shown
-        position, as_of = min(position, behind.position), min(as_of, behind.as_of)
+    behind = [a[2] for a in answers if a[2] is not None]
+    for b in behind:  # the oldest figures shown
+        position, as_of = min(position, b.position), min(as_of, b.as_of)
     funnel = [("Dilaporkan", totals["reported"]), ("Dikonfirmasi UMKM", totals["confirmed"]),
               ("Terdokumentasi", totals["documented"]), ("Riil", totals["real"])]
     years = list(range(today.year, today.year - 6, -1))
@@ -138,7 +139,8 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
                   by_program=[(PROGRAM_NAMES.get(g["key"], g["key"]), g) for g in by_program],
                   by_region=[(g["key"], g) for g in by_region], upgrades=upgrades,
                   names=NAMES, years=years, tahun=tahun, kuartal=kuartal, position=position,
-                  as_of=as_of)
+                  as_of=as_of,
+                  dihitung_lebih_dulu=round(c.settings.stats_max_age) if behind else None)
 
 
 # ---- the list ---------------------------------------------------------------------------------

@@ -124,10 +124,12 @@ def test_the_overview_says_how_old_figures_computed_before_a_write_are(
     page = client.get("/", params={"tahun": 2024})
     assert re.search(r"<desc[^>]*>Dilaporkan: 1;", page.text)
     assert f"posisi log {angka(computed_at)}." in page.text
+    assert "Angka corong dihitung lebih dulu" in page.text and "180 detik" in page.text
     monkeypatch.setattr(container.settings, "stats_max_age", 0)  # only up-to-date figures
     page = client.get("/", params={"tahun": 2024})
     assert re.search(r"<desc[^>]*>Dilaporkan: 2;", page.text)
     assert f"posisi log {angka(computed_at)}." not in page.text
+    assert "dihitung lebih dulu" not in page.text
 
 
 def test_a_partnership_page_shows_its_timeline_and_steps_back_in_time(
