@@ -120,8 +120,9 @@ def partnership_funnel(
             groups, totals, next_key, behind = funnel_cube.funnel_page(
                 conn, region=area, date_from=date_from, date_to=date_to, group_by=group_by,
                 limit=limit, after=after, tolerance=tolerance)
+    as_of = now
     if behind is not None:  # cells computed before a later write: the answer is as of them
-        position, now = behind
+        position, as_of = behind
     next_cursor = encode_cursor(next_key) if next_key is not None else None
     if format != "json":
         rows = [*groups, {"key": "total", **totals}]
@@ -133,7 +134,7 @@ def partnership_funnel(
     # 2.7 MB with the json module, which cost more than the query (docs/benchmarks.md). The
     # envelope goes through the model; the groups are the view's plain dicts (the fields of
     # FunnelGroup: a key and int figures), encoded by orjson.
-    answer = FunnelStats(from_=date_from, to=date_to, as_of=now, position=position,
+    answer = FunnelStats(from_=date_from, to=date_to, as_of=as_of, position=position,
                          group_by=group_by, region=area, groups=[], totals=totals,
                          next_cursor=next_cursor).model_dump(mode="json", by_alias=True)
     answer["groups"] = groups
