@@ -17,12 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
-from domain.access import Principal
+from domain.access import Principal, Role
 
 TOKEN_PREFIX = "kl_"
 CACHE_SECONDS = 5.0
 _bearer = HTTPBearer(auto_error=False, description="A token from `kemitraan token create`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def new_secret() -> str:
@@ -73,4 +74,8 @@ async def principal(request: Request,
             raise Problem(401, "unknown or revoked token", headers=_CHALLENGE)
         cache.put(key, who)
     request.state.principal = who
+    if who.role is Role.AUDITOR and request.method not in _READS:
+        # Decided here, before the body or the path is validated: an auditor posting anything
+        # is 403 (contract), never a 422 or 404 that depends on what was posted.
+        raise Problem(403, "the auditor role may not write anything")
     return who

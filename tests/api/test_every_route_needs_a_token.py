@@ -136,3 +136,27 @@ def test_a_token_revoked_by_an_admin_is_refused_with_401_afterwards(
     # revoking twice is refused and the admin's own token is untouched
     assert client.delete(f"/v1/tokens/{created['id']}", headers=bearer(admin)).status_code == 409
     expect(client.get("/v1/partnerships", headers=bearer(admin)), 200)
+
+
+def test_an_auditor_gets_403_for_every_write_whatever_it_posts(
+        app, client, make_token) -> None:  # type: ignore[no-untyped-def]
+    """Contract, Conventions: 403 for "an auditor posting anything" — decided before the body
+    or the path is looked at, so an empty body, a made-up id or a malformed one is still 403."""
+    auditors = [bearer(make_token("auditor", region="32.16")), bearer(make_token("auditor",
+                                                                                 region=""))]
+    writes = [(m, p) for m, p in _routes(app) if m != "GET" and p.startswith("/v1/")]
+    assert {("POST", "/v1/businesses"), ("POST", "/v1/partnerships"),
+            ("DELETE", "/v1/tokens/{token_id}"), ("POST", "/v1/imports/partnerships")} <= set(writes)
+    failures = []
+    for method, path in writes:
+        for auditor in auditors:
+            for url in (_PARAM.sub(lambda m: _plausible(m.group(1)), path),
+                        _PARAM.sub("not-an-id", path)):
+                for body in ({"json": {}}, {"content": b"", "headers": {}}):
+                    response = client.request(method, url, headers=auditor | body.get(
+                        "headers", {}), **{k: v for k, v in body.items() if k != "headers"})
+                    if response.status_code != 403 or not response.headers.get(
+                            "content-type", "").startswith(PROBLEM):
+                        failures.append(f"{method} {url} {list(body)}: {response.status_code} "
+                                        f"{response.text[:120]}")
+    assert not failures, "\n".join(failures)
