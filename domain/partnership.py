@@ -294,8 +294,6 @@ class Partnership(Aggregate):
             raise NotFound(f"evidence {evidence_id} not found on this partnership")
         if decision not in ("verified", "rejected"):
             raise InvalidValue.single("decision", "must be verified or rejected")
-        if decision == "rejected" and not reason:
-            raise InvalidValue.single("reason", "is required when rejecting evidence")
         if item.review is not None:
             raise TransitionForbidden(
                 f"evidence {evidence_id} was already reviewed ({item.review['decision']});"
@@ -312,8 +310,8 @@ class Partnership(Aggregate):
                 f"cannot report a realization on a {self.status} partnership")
         if period_end < period_start:
             raise InvalidValue.single("period_end", "must not be before period_start")
-        if value_idr is None and quantity is None:
-            raise InvalidValue.single("value_idr", "give value_idr, quantity, or both")
+        # value_idr and quantity are both optional (contract): a mentoring session (bapak
+        # angkat) is realized without either, its evidence being the mentoring log.
         if quantity is not None and not unit:
             raise InvalidValue.single("unit", "is required with quantity")
         unknown = [e for e in evidence_ids if e not in self.evidence]
@@ -332,9 +330,7 @@ class Partnership(Aggregate):
 
     def effective_status(self, today: date) -> str:
         """The lifecycle status, with `expired` for a running partnership past its end_date."""
-        if self.status in (ACTIVE, SUSPENDED, PROPOSED) and self.end_date and self.end_date < today:
-            return "expired"
-        return self.status
+        return effective_status(self.status, self.end_date, today)
 
     def _require(self, allowed: set[str], action: str) -> None:
         if self.status not in allowed:
@@ -345,3 +341,12 @@ class Partnership(Aggregate):
             raise InvalidValue.single(
                 "effective_date",
                 f"must not be before the last status change ({self.status_periods[-1][1]})")
+
+
+def effective_status(status: str, end_date: date | None, today: date) -> str:
+    """What reports show (contract: "an end_date in the past makes it `expired` in reports
+    without any write"): the lifecycle status, or `expired` for a running partnership (proposed,
+    active, suspended) whose end_date is before `today`."""
+    if status in (ACTIVE, SUSPENDED, PROPOSED) and end_date is not None and end_date < today:
+        return "expired"
+    return status

@@ -61,6 +61,13 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     if not check_csrf(request, csrf):
         return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
+    if keputusan == "rejected" and not alasan.strip():
+        # The API takes a rejection without a reason (contract: reason?); this page asks for
+        # one, so that the company learns what to fix.
+        target = safe_next(kembali)
+        sep = "&" if "?" in target else "?"
+        message = "Gagal: alasan wajib diisi bila menolak bukti"
+        return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
     try:
         c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
                                  evidence_id=evidence_id, decision=keputusan,

@@ -121,11 +121,17 @@ def test_evidence_review_verifies_once_and_a_second_review_is_forbidden():
                           decision="rejected", reason="berubah pikiran")
 
 
-def test_rejecting_evidence_needs_a_reason_and_unknown_evidence_is_not_found():
+def test_evidence_may_be_rejected_without_a_reason_and_unknown_evidence_is_not_found():
+    """Contract: `{decision, reason?}`; the reason is kept when given."""
     p = s.given(s.history(s.confirm, s.submit_evidence))
+    [event] = s.when(p, lambda p: p.review_evidence(
+        s.DINAS, s.at(3), date(2024, 1, 20), evidence_id="ev-1", decision="rejected",
+        reason=None))
+    assert (event.decision, event.reason) == ("rejected", None)
+    assert p.evidence["ev-1"].review["decision"] == "rejected"
     with pytest.raises(InvalidValue):
         p.review_evidence(s.DINAS, s.at(3), date(2024, 1, 20), evidence_id="ev-1",
-                          decision="rejected", reason=None)
+                          decision="approved", reason=None)
     with pytest.raises(NotFound):
         p.review_evidence(s.DINAS, s.at(3), date(2024, 1, 20), evidence_id="nope",
                           decision="verified", reason=None)
@@ -144,8 +150,18 @@ def test_realization_is_recorded_with_its_evidence_and_may_follow_termination():
     assert p.realizations["r-1"].evidence_ids == ["ev-1"]
 
 
+def test_a_realization_may_carry_neither_value_nor_quantity():
+    """Contract: `value_idr?`, `quantity?` — a mentoring session is realized by its log."""
+    p = s.given(s.history(s.confirm, s.submit_evidence))
+    [event] = s.when(p, lambda p: p.report_realization(
+        s.COMPANY, s.at(6), date(2024, 4, 5), realization_id="r-2",
+        period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), value_idr=None,
+        quantity=None, unit=None, evidence_ids=["ev-1"]))
+    assert (event.value_idr, event.quantity, event.unit) == (None, None, None)
+    assert p.realizations["r-2"].evidence_ids == ["ev-1"]
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [
-    (dict(value_idr=None, quantity=None, unit=None), "value_idr"),
     (dict(value_idr=None, quantity=12.0, unit=None), "unit"),
     (dict(value_idr=1, quantity=None, unit=None, evidence_ids=["missing"]), "evidence_ids"),
     (dict(value_idr=1, quantity=None, unit=None, period_end=date(2023, 1, 1)), "period_end"),

@@ -312,7 +312,7 @@ ENGLISH = [
     "the file is not a readable .xlsx workbook", "the file has more than 100000 rows; split it",
     "the file has 100001 rows, more than the 100000 one import accepts; split it",
     "the header row lacks the column(s) pola, title (download the template)",
-    "missing column pola", "reason: is required when rejecting evidence",
+    "missing column pola",
     "decision: must be verified or rejected",
     "evidence e1 was already reviewed (verified); submit a new file instead",
     "evidence e1 was already reviewed (rejected); submit a new file instead",
