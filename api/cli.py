@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from api.cli_audit import audit_app
@@ -36,7 +37,11 @@ def fail(message: str, code: int = 1) -> None:
 def open_container() -> Container:
     try:
         settings = Settings()
-    except Exception as e:  # pydantic's ValidationError: name the bad variable, in one line
+    except ValidationError as e:  # name the bad variable and why, in one line
+        fail("bad configuration: " + "; ".join(
+            f"KEMITRAAN_{'_'.join(str(p) for p in x['loc']).upper()}: {x['msg']}"
+            for x in e.errors()), 2)
+    except Exception as e:
         fail(f"bad configuration: {str(e).splitlines()[0]}", 2)
     configure(settings.log_format)
     try:
@@ -144,10 +149,6 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()
 
 
 @app.command()
@@ -290,3 +291,7 @@ def rules_load(file: Annotated[str, typer.Argument(help="a rule pack (.json)")])
     finally:
         container.close()
     typer.echo(f"{pack_id} version {version} ({what})")
+
+
+if __name__ == "__main__":  # last: every command above is registered by now
+    main()

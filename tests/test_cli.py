@@ -70,6 +70,23 @@ def test_an_unreachable_database_exits_non_zero_with_one_line(tmp_path: Path) ->
     assert "cannot open the event store" in result.stderr
 
 
+def test_a_bad_setting_is_named_with_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    result = run(["token", "create", "--role", "admin"], tmp_path,
+                 KEMITRAAN_MAX_UPLOAD_BYTES="20MB")
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert "KEMITRAAN_MAX_UPLOAD_BYTES" in line and "integer" in line, line
+
+
+def test_python_dash_m_reaches_every_command(tmp_path: Path) -> None:
+    """`python -m api.cli` (no installed script) knows the commands registered last too."""
+    result = subprocess.run([sys.executable, "-m", "api.cli", "rules", "--help"],
+                            capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert "load" in result.stdout
+
+
 def test_a_malformed_database_url_exits_with_one_line(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, KEMITRAAN_DATABASE_URL="mysql://x@y/z")
     assert result.returncode != 0
