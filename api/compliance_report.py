@@ -269,7 +269,7 @@ def item(r: ObligationResult) -> dict[str, Any]:
             "regulation_version": r.regulation_version, "obligation_id": r.obligation_id,
             "period": r.period.label, "measure": r.measure, "unit": r.unit,
             "measured": number(r.measured), "required": number(r.required), "status": r.status,
-            "illustrative": r.illustrative}
+            "illustrative": r.illustrative, "reasons": list(r.reasons)}
 
 
 def row(r: ObligationResult) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Request, Response
-from pydantic import BaseModel
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, BeforeValidator
 
 from api.problems import PROBLEM, Problem
 from api.wiring import Container
@@ -42,6 +42,29 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def container(request: Request) -> Container:
     return request.app.state.container
+
+
+def _whole_number(value: Any) -> Any:
+    """A query integer as digits only: pydantic's lax mode would also take "0.0" or "1e3"."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+MinPosition = Annotated[int | None, BeforeValidator(_whole_number), Query(
+    ge=0, le=2**62, description="answer only once the views have folded in this position (a "
+                                "write's `position`); 503 with Retry-After if they do not "
+                                "within a few seconds")]
+
+
+def caught_up(request: Request, min_position: int | None) -> int:
+    """The views' position, after waiting (a few seconds) for `min_position`; 503 with
+    Retry-After when they have not reached it (contract, Conventions)."""
+    position = container(request).views.read_position(min_position)
+    if min_position is not None and position < min_position:
+        raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
+                      headers={"Retry-After": "1"})
+    return position
 
 
 def funnel_tolerance(request: Request, min_position: int | None) -> Tolerance | None:
@@ -90,6 +113,12 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         raise Problem(422, f"{field} must be an RFC 3339 instant with an offset",
                       errors=[{"field": field, "message": "must be an RFC 3339 instant with an "
                                                           "offset, e.g. 2024-03-31T17:00:00+07:00"}])
+    try:
+        instant.astimezone(timezone.utc)  # 0001-01-01T00:00:00+07:00 has no UTC instant
+    except OverflowError:
+        raise Problem(422, f"{field} is out of range",
+                      errors=[{"field": field, "message": "must lie between years 1 and "
+                                                          "9999 in UTC"}]) from None
     return instant
 
 

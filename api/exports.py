@@ -160,7 +160,9 @@ def decode_cursor(cursor: str, digits: bool = False) -> str:
                                 validate=True).decode()
     except ValueError:
         text = ""
-    if not text or not text.isprintable() or (digits and not text.isdigit()):
+    # digits: ASCII only ("²".isdigit() is true) and within a BIGINT, as the server issues them
+    if not text or not text.isprintable() or (digits and not (
+            text.isascii() and text.isdigit() and len(text) <= 18)):
         raise Problem(422, "cursor is not one this server issued",
                       errors=[{"field": "cursor", "message": "invalid cursor"}])
     return text

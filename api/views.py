@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from api.schemas import EventRead, PartnershipRead, PartnershipSummary
-from domain.partnership import Partnership
+from domain.partnership import Partnership, effective_status
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic",
              "actor_id", "actor_role"}
@@ -39,9 +39,11 @@ def event_read(event: Any, seq: int) -> EventRead:
                      data=event_data(event))
 
 
-def summary_read(row: Any) -> PartnershipSummary:
+def summary_read(row: Any, today: date) -> PartnershipSummary:
+    """A list row: a report, so its `status` is `expired` past the end_date (contract)."""
     return PartnershipSummary(
         id=row.id, large_nib=row.large_nib, umkm_nib=row.umkm_nib, pola=row.pola,
-        program=row.program, title=row.title, status=row.status, start_date=row.start_date,
+        program=row.program, title=row.title,
+        status=effective_status(row.status, row.end_date, today), start_date=row.start_date,
         end_date=row.end_date, value_idr=row.value_idr,
         location_region_code=row.location_region_code, version=row.version)

@@ -6,13 +6,14 @@ checkpoints and proofs are global (hashes only).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api import deps
+from api import deps, exports
 from api.audit import checkpointer
 from api.auth import principal
 from api.problems import Problem
@@ -34,15 +35,6 @@ def _reader(who: Principal) -> None:
         raise Problem(403, f"the {who.role.value} role may not read the audit log")
 
 
-def _caught_up(request: Request, min_position: int | None = None) -> int:
-    c = deps.container(request)
-    position = c.views.read_position(min_position)
-    if min_position is not None and position < min_position:
-        raise Problem(503, f"the audit log has reached position {position}, not yet "
-                           f"{min_position}", headers={"Retry-After": "1"})
-    return position
-
-
 def _instant(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value)) if value else None
@@ -50,17 +42,39 @@ def _instant(value: Any) -> datetime | None:
         return None
 
 
-@router.get("/events", response_model=AuditEventPage, responses=deps.errors(403, 422, 503))
+EVENT_COLUMNS = [exports.Column(key, header) for key, header in (
+    ("seq", "Nomor urut (seq)"), ("leaf_index", "Indeks daun"), ("stream_id", "ID aliran"),
+    ("version", "Versi"), ("type", "Jenis peristiwa"), ("topic", "Topik"),
+    ("recorded_at", "Dicatat pada"), ("actor_principal_id", "ID pelaku"),
+    ("actor_role", "Peran pelaku"), ("data", "Data (JSON)"), ("leaf_hash", "Hash daun"),
+    ("record_sha256", "SHA-256 rekaman"))]
+
+
+def _event_row(e: AuditEvent) -> dict[str, Any]:
+    """An audit event as a spreadsheet row: the actor in two columns, the data as JSON text."""
+    return {**e.model_dump(exclude={"actor", "data"}),
+            "actor_principal_id": e.actor.principal_id if e.actor else None,
+            "actor_role": e.actor.role if e.actor else None,
+            "data": None if e.data is None else json.dumps(e.data, ensure_ascii=False,
+                                                           sort_keys=True)}
+
+
+@router.get("/events", response_model=AuditEventPage,
+            responses={**deps.errors(403, 422, 503), **exports.tabular_responses(
+                "The JSON answer, or the same events as CSV or XLSX with `format=csv|xlsx` "
+                "(the actor in two columns, `data` as JSON text; the next page's `after` in "
+                "`X-Next-After`)")})
 def audit_events(
     request: Request, who: Principal = Depends(principal),
     after: Annotated[int, Query(ge=0, le=2**62, description="the last seq already seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     evidence_sha256: Annotated[str | None, Query(
         pattern="^[0-9a-f]{64}$", description="only the submissions of this file")] = None,
-    min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-) -> AuditEventPage:
+    min_position: deps.MinPosition = None,
+    format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
+) -> AuditEventPage | Response:
     _reader(who)
-    position = _caught_up(request, min_position)
+    position = deps.caught_up(request, min_position)
     c = deps.container(request)
     lv, sc = audit_log.leaves, audit_log.scopes
     q = (sa.select(lv).select_from(lv.outerjoin(sc, sc.c.stream_id == lv.c.stream_id))
@@ -84,6 +98,14 @@ def audit_events(
             data=shown["data"] if shown else None, leaf_hash=r.leaf_hash,
             record_sha256=r.record_sha256))
     next_after = int(rows[-1].seq) if len(rows) == limit else None
+    if format != "json":
+        headers = {"X-Position": str(position)}
+        if next_after is not None:
+            headers["X-Next-After"] = str(next_after)
+            url = request.url.include_query_params(after=next_after)
+            headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        return exports.tabular_response(format, EVENT_COLUMNS, [_event_row(e) for e in items],
+                                        "log-audit", "Log audit", headers=headers)
     return AuditEventPage(items=items, next_after=next_after, position=position)
 
 
@@ -104,7 +126,7 @@ def latest_checkpoint(request: Request, who: Principal = Depends(principal)) -> 
     """The newest signed checkpoint. Without a background signer in this process (tests, a
     bare API), one is signed on the spot when the log grew past the newest (ADR 0014)."""
     _reader(who)
-    _caught_up(request)
+    deps.caught_up(request, None)
     c = deps.container(request)
     signer = checkpointer(c)
     try:
@@ -126,7 +148,7 @@ def checkpoint_at(request: Request, tree_size: Annotated[int, Query(ge=0, le=2**
 
 
 def _size(request: Request) -> int:
-    _caught_up(request)
+    deps.caught_up(request, None)
     with deps.container(request).engine.connect() as conn:
         return audit_log.tree_size(conn)
 

@@ -45,7 +45,7 @@ def _no_umkm(who: Principal) -> None:
 
 @router.get(
     "", response_model=ComplianceList,
-    responses={**deps.errors(403, 422), **tabular_responses()},
+    responses={**deps.errors(403, 422, 503), **tabular_responses()},
     summary="Compliance of the businesses of a region with the rule packs",
     description=(
         "One item per business, obligation and period due: measured against required, with the "
@@ -60,6 +60,7 @@ def compliance_list(
     regulation: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{2,99}$",
                                             description="one rule pack's id")] = None,
     format: Annotated[Format, Query(description=FORMAT_DESCRIPTION)] = "json",
+    min_position: deps.MinPosition = None,
 ) -> ComplianceList | Response:
     _no_umkm(who)
     nibs = None
@@ -69,7 +70,7 @@ def compliance_list(
         area = stats_region(who, region)
     p = period_of(request, period)
     c = deps.container(request)
-    position = c.views.read_position(None)
+    position = deps.caught_up(request, min_position)
     with c.engine.connect() as conn:
         _, results = cr.measure_region(c.ledger, conn, region=area, period=p,
                                        regulation=regulation, nibs=nibs)
@@ -85,7 +86,6 @@ def compliance_list(
 def explanation(r: ObligationResult, title: str) -> ObligationExplanation:
     return ObligationExplanation(
         **cr.item(r), description=r.description, regulation_title=title,
-        reasons=list(r.reasons),
         fact=None if r.fact is None else {
             "name": r.fact.name, "value": str(r.fact.value), "unit": r.fact.unit,
             "effective_date": r.fact.effective_date.isoformat()},
@@ -98,7 +98,10 @@ def explanation(r: ObligationResult, title: str) -> ObligationExplanation:
 
 
 @router.get(
-    "/{nib}", response_model=ComplianceExplanation, responses=deps.errors(403, 404, 422),
+    "/{nib}", response_model=ComplianceExplanation,
+    responses={**deps.errors(403, 404, 422, 503), **tabular_responses(
+        "The JSON answer, or one row per obligation (the list's columns) as CSV or XLSX with "
+        "`format=csv|xlsx`")},
     summary="Why a business is (not) compliant",
     description=(
         "Each obligation due in the period: measured and required, the regulation version "
@@ -110,17 +113,23 @@ def compliance_explain(
     nib: NIB, request: Request, who: Principal = Depends(principal),
     period: PeriodQuery = None,
     as_of: Annotated[str | None, Query(description="RFC 3339 instant")] = None,
-) -> ComplianceExplanation:
+    format: Annotated[Format, Query(description=FORMAT_DESCRIPTION)] = "json",
+    min_position: deps.MinPosition = None,
+) -> ComplianceExplanation | Response:
     _no_umkm(who)
     instant = deps.parse_instant(as_of, "as_of")
     p = period_of(request, period)
     c = deps.container(request)
-    c.views.read_position(None)
+    position = deps.caught_up(request, min_position)
     with c.engine.connect() as conn:
         b, rule_list, results = cr.explain(c.ledger, conn, nib, p, as_of=instant)
     if b is None or not may_read_business(who, b.nib, b.region_code):
         raise NotFound(f"business {nib} not found" + (" at that time" if instant else ""))
+    if format != "json":
+        return tabular_response(format, cr.COLUMNS, [cr.row(r) for r in results],
+                                f"kepatuhan-{b.nib}-{p.label}", "Kepatuhan",
+                                headers={"X-Position": str(position)})
     titles = {r.id: r.title for r in rule_list}
     return ComplianceExplanation(
         nib=b.nib, name=b.name, period=p.label, as_of=instant or deps.now(request),
-        obligations=[explanation(r, titles.get(r.regulation_id, "")) for r in results])
+        position=position, obligations=[explanation(r, titles.get(r.regulation_id, "")) for r in results])

@@ -92,8 +92,7 @@ def list_partnerships(
     umkm_nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
-    min_position: Annotated[int | None, Query(ge=0, description="answer only once the view "
-                                              "has folded in this position")] = None,
+    min_position: deps.MinPosition = None,
     format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
     real_from: Annotated[Day | None, Query(description="with real_to: only partnerships "
                                            "real in this period")] = None,
@@ -104,17 +103,14 @@ def list_partnerships(
     after = None
     if cursor is not None:
         after = int(exports.decode_cursor(cursor, digits=True))
-    position = c.views.read_position(min_position)
-    if min_position is not None and position < min_position:
-        raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
-                      headers={"Retry-After": "1"})
+    position = deps.caught_up(request, min_position)
     now = deps.now(request)
     with c.engine.connect() as conn:
         rows, next_seq = partnership_list.query(
             conn, scope=partnership_scope_filter(who), today=jakarta_date(now), limit=limit,
             after_seq=after, region=region, pola=pola.value if pola else None, program=program,
             status=status, large_nib=large_nib, umkm_nib=umkm_nib, real_between=real_between)
-    items = [summary_read(r) for r in rows]
+    items = [summary_read(r, jakarta_date(now)) for r in rows]
     next_cursor = exports.encode_cursor(str(next_seq)) if next_seq is not None else None
     if format != "json":
         # The same page as the JSON (limit, cursor): the next cursor travels in headers.

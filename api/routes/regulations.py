@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from api import deps
+from api import deps, exports
 from api.auth import principal
 from api.problems import Problem
 from api.schemas.regulations import (
@@ -96,28 +96,51 @@ def get_regulation(reg_id: str, request: Request, response: Response,
     return regulation_read(r)
 
 
-@router.get("", responses=deps.errors(422, 503))
+LIST_COLUMNS = [exports.Column(key, header) for key, header in (
+    ("id", "ID aturan"), ("title", "Judul"), ("instrument", "Instrumen"),
+    ("region_code", "Kode wilayah"), ("version", "Versi"),
+    ("effective_from", "Berlaku sejak"), ("revoked_on", "Dicabut pada"))]
+
+
+@router.get("", responses={**deps.errors(422, 503), **exports.tabular_responses(paged=True)})
 def list_regulations(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
-    min_position: Annotated[int | None, Query(ge=0)] = None,
-) -> dict[str, Any]:
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200,
+                                        description="next_cursor of the previous page")] = None,
+    min_position: deps.MinPosition = None,
+    format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
+) -> Any:
     """Regulations touching `region` (inside it, or a parent such as a national instrument),
-    limited to the caller's region for dinas and auditors."""
+    limited to the caller's region for dinas and auditors; by region code, then id."""
     from projections import regulations as view
     from domain.access import Role
     from domain.use_cases.regulations import touches
 
+    after = None
+    if cursor is not None:  # "region_code|id" of the last item of the previous page
+        after = tuple(exports.decode_cursor(cursor).split("|", 1))
+        if len(after) != 2:
+            raise Problem(422, "cursor is not one this server issued",
+                          errors=[{"field": "cursor", "message": "invalid cursor"}])
     c = deps.container(request)
-    position = c.views.read_position(min_position)
-    if min_position is not None and position < min_position:
-        raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
-                      headers={"Retry-After": "1"})
+    position = deps.caught_up(request, min_position)
     with c.engine.connect() as conn:
-        rows = view.query(conn, region)
+        rows = view.query(conn, region)  # a few rule packs: paged here, not in SQL
     if who.role in (Role.DINAS, Role.AUDITOR):
         rows = [r for r in rows if touches(r["region_code"], who.region or "")]
+    rows.sort(key=lambda r: (r["region_code"], r["id"]))  # the cursor's order, in Python
+    if after is not None:
+        rows = [r for r in rows if (r["region_code"], r["id"]) > after]
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = exports.encode_cursor(f"{page[-1]['region_code']}|{page[-1]['id']}") \
+        if more else None
     items = [{k: r[k] for k in ("id", "title", "instrument", "region_code", "version",
-                                "effective_from", "revoked_on")} for r in rows]
-    return {"items": items, "next_cursor": None, "position": position,
+                                "effective_from", "revoked_on")} for r in page]
+    if format != "json":
+        return exports.tabular_response(format, LIST_COLUMNS, items, "aturan", "Aturan",
+                                        headers=exports.next_page_headers(request, next_cursor,
+                                                                          position))
+    return {"items": items, "next_cursor": next_cursor, "position": position,
             "as_of": deps.now(request).isoformat()}

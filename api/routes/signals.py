@@ -31,8 +31,7 @@ REGION = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
 RegionQuery = Annotated[str | None, Query(
     pattern=REGION, description="a Kemendagri region prefix, e.g. 32.16; default: the "
                                 "caller's whole scope")]
-MinPosition = Annotated[int | None, Query(ge=0, description="answer only once the view has "
-                                                            "folded in this position")]
+MinPosition = deps.MinPosition
 FormatQuery = Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)]
 
 
@@ -105,14 +104,6 @@ def stats_region(who: Principal, region: str | None) -> str:
     return region
 
 
-def _position(request: Request, min_position: int | None) -> int:
-    position = deps.container(request).views.read_position(min_position)
-    if min_position is not None and position < min_position:
-        raise Problem(503, f"the view has reached position {position}, not yet {min_position}",
-                      headers={"Retry-After": "1"})
-    return position
-
-
 # ---- naik kelas ------------------------------------------------------------------------------
 
 SCALE_COLUMNS = [exports.Column("from_scale", "Dari skala"),
@@ -141,7 +132,7 @@ def scale_upgrades_stats(
     if first > last:
         raise Problem(422, "from must not be after to",
                       errors=[{"field": "from", "message": f"{first} is after to ({last})"}])
-    position = _position(request, min_position)
+    position = deps.caught_up(request, min_position)
     with deps.container(request).engine.connect() as conn:
         items = scale_upgrades.counts(conn, scope, first, last)
     if format != "json":
@@ -194,7 +185,7 @@ def evidence_reuse_stats(
     shown nor counted. As CSV/XLSX: one row per submission, with its file's and partnership's
     fields; the next page's cursor is in `X-Next-Cursor` and `Link`."""
     scope = stats_region(who, region)
-    position = _position(request, min_position)
+    position = deps.caught_up(request, min_position)
     now = deps.now(request)
     with deps.container(request).engine.connect() as conn:
         files, next_sha = evidence_reuse.reused(conn, region=scope, limit=limit,

@@ -80,8 +80,7 @@ def partnership_funnel(
     date_from: Annotated[Day | None, Query(alias="from")] = None,
     date_to: Annotated[Day | None, Query(alias="to")] = None,
     group_by: Literal["pola", "program", "region", "large_nib"] = "pola",
-    min_position: Annotated[int | None, Query(ge=0, description="answer only once the views "
-                                              "have folded in this position")] = None,
+    min_position: deps.MinPosition = None,
     format: Annotated[Format, Query(description=FORMAT_DESCRIPTION)] = "json",
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="groups per page "
                                        "(group_by=region or large_nib)")] = None,
@@ -105,10 +104,7 @@ def partnership_funnel(
         raise Problem(422, "from is after to",
                       errors=[{"field": "from", "message": "must not be after to"}])
     c = deps.container(request)
-    position = c.views.read_position(min_position)
-    if min_position is not None and position < min_position:
-        raise Problem(503, f"the views have reached position {position}, not yet {min_position}",
-                      headers={"Retry-After": "1"})
+    position = deps.caught_up(request, min_position)
     next_key = None
     tolerance = deps.funnel_tolerance(request, min_position)
     with c.engine.connect() as conn:

@@ -30,6 +30,9 @@ class ComplianceItem(BaseModel):
     status: Status
     illustrative: bool = Field(description="the threshold is not published by the instrument: "
                                            "an illustration, not law")
+    reasons: list[Literal["fact_missing"]] = Field(
+        description="why the obligation itself could not be met (fact_missing: measure share "
+                    "and no declared fact in force at the period's end)")
 
 
 class ComplianceList(BaseModel):
@@ -64,9 +67,6 @@ class FactUsed(BaseModel):
 class ObligationExplanation(ComplianceItem):
     description: str
     regulation_title: str
-    reasons: list[Literal["fact_missing"]] = Field(
-        description="why the obligation itself could not be met (fact_missing: measure share "
-                    "and no declared fact in force at the period's end)")
     fact: FactUsed | None = Field(description="the declared fact measure share divided by")
     quantity: float | None = Field(description="measure share: the realized quantity divided")
     counted: list[CountedPartnership]
@@ -78,4 +78,6 @@ class ComplianceExplanation(BaseModel):
     name: str
     period: str
     as_of: Instant = Field(description="the instant the facts were taken as recorded at")
+    position: int = Field(description="the views' position (the last seq folded in) when "
+                                      "read; with `as_of`, the facts are still as recorded then")
     obligations: list[ObligationExplanation]

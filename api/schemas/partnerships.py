@@ -133,7 +133,10 @@ class PartnershipSummary(BaseModel):
     pola: str
     program: str | None
     title: str
-    status: str
+    status: str = Field(description="the lifecycle status; in lists (reports), `expired` for "
+                                    "a running partnership past its end_date, as `status=expired` "
+                                    "filters; the single read keeps the recorded status and "
+                                    "adds `effective_status`")
     start_date: date
     end_date: date | None
     value_idr: int | None

@@ -6,7 +6,7 @@ question (api/routes/stats.py, signals.py, partnerships.py): no SQL and no rules
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -149,11 +149,12 @@ def _list_rows(request: Request, who: Principal, filters: dict[str, Any], limit:
                after: int | None) -> tuple[list[Any], int | None]:
     c = deps.container(request)
     c.views.read_position(None)
+    today = jakarta_date(deps.now(request))
     with c.engine.connect() as conn:
         rows, next_seq = partnership_list.query(
-            conn, scope=partnership_scope_filter(who), today=jakarta_date(deps.now(request)),
+            conn, scope=partnership_scope_filter(who), today=today,
             limit=limit, after_seq=after, **filters)
-    return [summary_read(r) for r in rows], next_seq
+    return [summary_read(r, today) for r in rows], next_seq
 
 
 def _filters(pola: str | None, status: str | None, program: str | None,
@@ -202,9 +203,11 @@ def _as_of(value: str | None) -> datetime | None:
         return None
     try:
         local = datetime.fromisoformat(value)
-    except ValueError:
+        instant = local.replace(tzinfo=WIB) if local.tzinfo is None else local
+        instant.astimezone(timezone.utc)  # in range (year 1 at +07:00 is not)
+    except (ValueError, OverflowError):
         return None
-    return local.replace(tzinfo=WIB) if local.tzinfo is None else local
+    return instant
 
 
 @router.get("/kemitraan/{pid}")

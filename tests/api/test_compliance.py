@@ -155,9 +155,10 @@ def test_the_list_explains_each_business_and_obligation(world: World) -> None:
         "nib": LARGE_A, "name": f"Usaha {LARGE_A}", "regulation_id": PACK["id"],
         "regulation_version": 1, "obligation_id": "bermitra-mikro", "period": "2024-Q1",
         "measure": "real_partnerships", "unit": None, "measured": 1, "required": 1,
-        "status": "compliant", "illustrative": True}
-    [q1] = expect(world.get(f"/v1/compliance/{LARGE_A}", period="2024-Q1"),
-                  200)["obligations"]
+        "status": "compliant", "illustrative": True, "reasons": []}
+    explained = expect(world.get(f"/v1/compliance/{LARGE_A}", period="2024-Q1"), 200)
+    assert explained["position"] == body["position"]
+    [q1] = explained["obligations"]
     assert [c["id"] for c in q1["counted"]] == [counted]
     assert q1["left_out"] == [{"id": kecil, "umkm_nib": UMKM_A2,
                                "reasons": ["outside_partner_filter"]}]
@@ -171,6 +172,20 @@ def test_the_list_explains_each_business_and_obligation(world: World) -> None:
         for q in range(1, 5)]
     x = world.get("/v1/compliance", period="2024", format="xlsx")
     assert x.status_code == 200 and x.content[:2] == b"PK"
+    # the CSV has the JSON item's columns, no more (reasons joined by commas)
+    assert list(rows[0]) == list(body["items"][0])
+    # one business: its obligations' rows, as the list gives them
+    one = world.get(f"/v1/compliance/{LARGE_A}", period="2024", format="csv")
+    assert one.status_code == 200 and one.headers["content-type"].startswith("text/csv")
+    assert list(csv.DictReader(io.StringIO(one.text))) == rows
+    assert world.get(f"/v1/compliance/{LARGE_A}", period="2024",
+                     format="xlsx").content[:2] == b"PK"
+    # min_position: a read waits for the views, or says 503 with Retry-After
+    assert world.get("/v1/compliance", period="2024",
+                     min_position=body["position"]).status_code == 200
+    for url in ("/v1/compliance", f"/v1/compliance/{LARGE_A}"):
+        lagging = world.get(url, period="2024", min_position=body["position"] + 1000)
+        assert lagging.status_code == 503 and lagging.headers["Retry-After"]
 
 
 def test_share_measures_realized_area_against_the_declared_fact(world: World) -> None:

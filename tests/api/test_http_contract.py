@@ -4,6 +4,7 @@ downloads, pagination and health."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -280,6 +281,9 @@ def test_as_of_answers_the_state_as_it_was_recorded_at_that_instant(
     between = parties.read(pid, as_of=(T0 + timedelta(days=3)).isoformat())
     assert between.json()["version"] == 2 and between.headers["etag"] == '"2"'
     assert_problem(parties.read(pid, as_of="2024-03-04T00:00:00"), 422)  # no offset
+    for beyond in ("0001-01-01T00:00:00+07:00", "9999-12-31T23:59:59-07:00"):  # no UTC instant
+        body = assert_problem(parties.read(pid, as_of=beyond), 422)
+        assert body["errors"][0]["field"] == "as_of"
 
 
 # ---- history -----------------------------------------------------------------------------------
@@ -450,8 +454,43 @@ def test_a_list_with_limit_2_walks_every_item_through_next_cursor_without_duplic
     assert set(seen) == set(created)
     assert_problem(c.get("/v1/partnerships", params={"cursor": "%%%"},
                          headers=bearer(parties.admin)), 422)
+    # Forged cursors that decode to "digits" the server never issues: a superscript two (which
+    # str.isdigit() accepts) and a number beyond BIGINT.
+    for forged in ("²", "9" * 25):
+        cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+        body = assert_problem(c.get("/v1/partnerships", params={"cursor": cursor},
+                                    headers=bearer(parties.admin)), 422)
+        assert body["errors"][0]["field"] == "cursor"
     assert_problem(c.get("/v1/partnerships", params={"limit": 1001},
                          headers=bearer(parties.admin)), 422)
+
+
+def test_a_running_partnership_past_its_end_date_is_listed_as_expired_without_a_write(
+        parties: Parties) -> None:
+    """Contract, Partnerships: "an end_date in the past makes it `expired` in reports without
+    any write": the list (a report) says so in `status`, as its `status` filter does; the
+    single read keeps the recorded status and adds `effective_status`."""
+    past = parties.propose(title="Sudah lewat", start_date="2023-01-01", end_date="2023-12-31")
+    parties.confirm(past)
+    running = parties.propose(title="Masih jalan", start_date="2024-01-01", end_date=None)
+    parties.confirm(running)
+    lapsed_proposal = parties.propose(title="Tak pernah dikonfirmasi", start_date="2023-01-01",
+                                      end_date="2023-06-30")
+
+    def listed(**params: Any) -> dict[str, str]:
+        page = expect(parties.client.get("/v1/partnerships", params=params,
+                                         headers=bearer(parties.dinas)), 200)
+        return {item["id"]: item["status"] for item in page["items"]}
+
+    assert listed() == {past: "expired", running: "active", lapsed_proposal: "expired"}
+    assert listed(status="expired") == {past: "expired", lapsed_proposal: "expired"}
+    assert listed(status="active") == {running: "active"}
+    assert listed(status="proposed") == {}
+    csv = parties.client.get("/v1/partnerships", params={"status": "expired", "format": "csv"},
+                             headers=bearer(parties.dinas))
+    assert csv.status_code == 200 and csv.text.count(",expired,") == 2
+    single = expect(parties.read(past), 200)
+    assert (single["status"], single["effective_status"]) == ("active", "expired")
 
 
 def test_a_list_defaults_to_a_limit_of_100(parties: Parties) -> None:

@@ -96,3 +96,36 @@ def test_list_by_region_includes_parents_and_children(client, make_token):
     assert w["position"] <= body["position"]
     every = expect(client.get("/v1/regulations?region=33", headers=admin), 200)
     assert {i["id"] for i in every["items"]} == {"perda-rembang-x", "permendag-23-2021-pasal-7"}
+
+
+def test_the_list_pages_with_a_cursor_and_answers_csv_and_xlsx(client, make_token):
+    """Contract, Conventions: list endpoints take limit and cursor; Spreadsheets: every list
+    also answers format=csv|xlsx."""
+    admin = bearer(make_token("admin"))
+    ids = []
+    for i, region in enumerate(["32.16", "33.17", "32.16", "64.71", ""]):
+        rid = f"aturan-contoh-{i}"
+        ids.append(rid)
+        p = pack(id=rid, region_code=region, title=f"Aturan {i}")
+        p["obligations"][0]["applies_to"]["region_prefix"] = region
+        p["obligations"][0]["partner_filter"]["region_prefix"] = region
+        written = expect(client.post("/v1/regulations", headers=admin, json=p), 201)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = expect(client.get("/v1/regulations", headers=admin, params={
+            "limit": 2, "min_position": written["position"], **({"cursor": cursor} if cursor
+                                                                else {})}), 200)
+        assert len(page["items"]) <= 2 and page["position"] >= written["position"]
+        seen += [(r["region_code"], r["id"]) for r in page["items"]]
+        pages, cursor = pages + 1, page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and seen == sorted(seen) and sorted(r for _, r in seen) == ids
+    first = client.get("/v1/regulations", headers=admin, params={"limit": 2, "format": "csv"})
+    assert first.status_code == 200 and first.headers["content-type"].startswith("text/csv")
+    lines = first.text.strip().splitlines()
+    assert lines[0].startswith("id,title,instrument,region_code") and len(lines) == 3
+    assert "X-Next-Cursor" in first.headers and "X-Position" in first.headers
+    xlsx = client.get("/v1/regulations", headers=admin, params={"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert_problem(client.get("/v1/regulations", headers=admin, params={"cursor": "eA"}), 422)

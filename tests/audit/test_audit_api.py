@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -86,6 +87,29 @@ def test_every_event_is_a_leaf_numbered_densely_and_recomputable(
     assert proposed[0]["data"]["large_nib"] in (LARGE_A, LARGE_B)
     assert proposed[0]["recorded_at"].endswith("+07:00")
     assert proposed[0]["actor"]["role"] == "company"
+
+
+def test_the_audit_events_answer_csv_and_xlsx_with_the_same_events(
+        client: Any, world: dict[str, Any]) -> None:
+    """Spreadsheets: every list answers format=csv|xlsx; a page of the file holds the JSON
+    page's events, with the next page's `after` in a header."""
+    import csv
+    import io
+
+    auditor = {"Authorization": f"Bearer {world['auditor']}"}
+    page = client.get("/v1/audit/events", params={"limit": 3}, headers=auditor).json()
+    got = client.get("/v1/audit/events", params={"limit": 3, "format": "csv"}, headers=auditor)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert [int(r["seq"]) for r in rows] == [e["seq"] for e in page["items"]]
+    assert [r["leaf_hash"] for r in rows] == [e["leaf_hash"] for e in page["items"]]
+    assert got.headers["X-Next-After"] == str(page["next_after"])
+    assert got.headers["X-Position"] == str(page["position"])
+    first = page["items"][0]
+    assert rows[0]["actor_role"] == (first["actor"] or {}).get("role", "")
+    assert (json.loads(rows[0]["data"]) if rows[0]["data"] else None) == first["data"]
+    xlsx = client.get("/v1/audit/events", params={"format": "xlsx"}, headers=auditor)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 
 def test_the_latest_checkpoint_is_signed_and_covers_every_event_and_proofs_verify(
