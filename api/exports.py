@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -166,6 +167,17 @@ def decode_cursor(cursor: str, digits: bool = False) -> str:
         raise Problem(422, "cursor is not one this server issued",
                       errors=[{"field": "cursor", "message": "invalid cursor"}])
     return text
+
+
+def event_row(item: Any) -> dict[str, Any]:
+    """An event (a model with `actor` and `data`) as a spreadsheet row: the actor in two
+    columns (`actor_principal_id`, `actor_role`), `data` as JSON text."""
+    actor, data = item.actor, item.data
+    return {**item.model_dump(exclude={"actor", "data"}),
+            "actor_principal_id": actor.principal_id if actor else None,
+            "actor_role": actor.role if actor else None,
+            "data": None if data is None else json.dumps(data, ensure_ascii=False,
+                                                         sort_keys=True, default=str)}
 
 
 def next_page_headers(request: Request, next_cursor: str | None,

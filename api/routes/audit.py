@@ -6,7 +6,6 @@ checkpoints and proofs are global (hashes only).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -48,15 +47,6 @@ EVENT_COLUMNS = [exports.Column(key, header) for key, header in (
     ("recorded_at", "Dicatat pada"), ("actor_principal_id", "ID pelaku"),
     ("actor_role", "Peran pelaku"), ("data", "Data (JSON)"), ("leaf_hash", "Hash daun"),
     ("record_sha256", "SHA-256 rekaman"))]
-
-
-def _event_row(e: AuditEvent) -> dict[str, Any]:
-    """An audit event as a spreadsheet row: the actor in two columns, the data as JSON text."""
-    return {**e.model_dump(exclude={"actor", "data"}),
-            "actor_principal_id": e.actor.principal_id if e.actor else None,
-            "actor_role": e.actor.role if e.actor else None,
-            "data": None if e.data is None else json.dumps(e.data, ensure_ascii=False,
-                                                           sort_keys=True)}
 
 
 @router.get("/events", response_model=AuditEventPage,
@@ -104,7 +94,7 @@ def audit_events(
             headers["X-Next-After"] = str(next_after)
             url = request.url.include_query_params(after=next_after)
             headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-        return exports.tabular_response(format, EVENT_COLUMNS, [_event_row(e) for e in items],
+        return exports.tabular_response(format, EVENT_COLUMNS, [exports.event_row(e) for e in items],
                                         "log-audit", "Log audit", headers=headers)
     return AuditEventPage(items=items, next_after=next_after, position=position)
 

@@ -140,14 +140,30 @@ def get_partnership(pid: PID, request: Request, response: Response,
     return read
 
 
-@router.get("/{pid}/events", response_model=EventPage, responses=deps.errors(404))
-def partnership_events(pid: PID, request: Request,
-                       who: Principal = Depends(principal)) -> EventPage:
+EVENT_COLUMNS = [exports.Column(key, header) for key, header in (
+    ("seq", "Nomor urut (seq)"), ("version", "Versi"), ("type", "Jenis peristiwa"),
+    ("recorded_at", "Dicatat pada"), ("actor_principal_id", "ID pelaku"),
+    ("actor_role", "Peran pelaku"), ("data", "Data (JSON)"))]
+
+
+@router.get("/{pid}/events", response_model=EventPage,
+            responses={**deps.errors(404, 422), **exports.tabular_responses(
+                "The JSON answer, or the same events as CSV or XLSX with `format=csv|xlsx` "
+                "(the actor in two columns, `data` as JSON text)")})
+def partnership_events(
+    pid: PID, request: Request, who: Principal = Depends(principal),
+    format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
+) -> EventPage | Response:
     c = deps.container(request)
     agg_id = deps.parse_uuid(pid, "partnership")
     events = c.ledger.partnership_events(who, agg_id)
     seqs = c.event_log.positions(agg_id)
-    return EventPage(items=[event_read(e, seqs[e.originator_version]) for e in events])
+    items = [event_read(e, seqs[e.originator_version]) for e in events]
+    if format != "json":
+        return exports.tabular_response(format, EVENT_COLUMNS,
+                                        [exports.event_row(e) for e in items],
+                                        f"riwayat-{agg_id}", "Riwayat")
+    return EventPage(items=items)
 
 
 def _transition(command: str, method: str, body_model: type | None):

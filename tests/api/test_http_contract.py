@@ -5,7 +5,10 @@ downloads, pagination and health."""
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -308,6 +311,16 @@ def test_events_is_the_replayable_history_with_seq_version_type_actor_and_time(
     assert recorded == [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
     assert items[0]["data"]["large_nib"] == LARGE_A
     assert items[2]["data"]["changes"] == {"value_idr": 175_000_000}
+    # the same history as a spreadsheet (Spreadsheets: every list answers csv and xlsx)
+    got = c.get(f"/v1/partnerships/{pid}/events", params={"format": "csv"},
+                headers=bearer(parties.auditor))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert [int(r["seq"]) for r in rows] == seqs
+    assert [r["actor_role"] for r in rows] == ["company", "umkm", "company"]
+    assert [json.loads(r["data"]) for r in rows] == [e["data"] for e in items]
+    assert c.get(f"/v1/partnerships/{pid}/events", params={"format": "xlsx"},
+                 headers=bearer(parties.auditor)).content[:2] == b"PK"
 
 
 # ---- evidence ----------------------------------------------------------------------------------
