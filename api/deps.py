@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from api.problems import PROBLEM, Problem
 from api.wiring import Container
+from domain.clock import WIB
 from projections.funnel_cube import Tolerance
 
 
@@ -113,12 +114,12 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         raise Problem(422, f"{field} must be an RFC 3339 instant with an offset",
                       errors=[{"field": field, "message": "must be an RFC 3339 instant with an "
                                                           "offset, e.g. 2024-03-31T17:00:00+07:00"}])
-    try:
-        instant.astimezone(timezone.utc)  # 0001-01-01T00:00:00+07:00 has no UTC instant
+    try:  # 0001-01-01T00:00:00+07:00 has no UTC instant; 9999-12-31T23:59Z none in WIB
+        instant.astimezone(timezone.utc).astimezone(WIB)
     except OverflowError:
         raise Problem(422, f"{field} is out of range",
                       errors=[{"field": field, "message": "must lie between years 1 and "
-                                                          "9999 in UTC"}]) from None
+                                                          "9999 in UTC and in WIB"}]) from None
     return instant
 
 

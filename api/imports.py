@@ -37,6 +37,9 @@ NIB_COLUMNS = ("large_nib", "umkm_nib")
 MAX_ROWS = 200_000
 # An XLSX is a zip: refuse one that inflates far beyond the upload limit (a zip bomb).
 MAX_INFLATION = 40
+# A cell may be as long as the upload allows: over-long values are then rejected by the row's
+# validation (title, external_ref, ...) instead of failing csv's default 128 KiB field limit.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 
 # (column, required, what to write, example) — the template's explanation sheet, in Indonesian.
 EXPLANATION = [
@@ -108,18 +111,33 @@ def _open_csv(content: bytes) -> Upload:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = content.decode("cp1252", errors="replace")  # "CSV" saved by Excel on Windows
-    first = text.split("\n", 1)[0]
+    lines = text.splitlines()  # \n, \r\n and the old Mac \r alike
+    first = lines[0] if lines else ""
     # Excel in an Indonesian locale separates with ';' (the comma is the decimal mark).
     delimiter = max((",", ";", "\t"), key=lambda d: len(_known(first.split(d))))
-    header = next(csv.reader([first], delimiter=delimiter), [])
+
+    def reader() -> Any:  # newline="": csv sees every line ending, quoted ones included
+        return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    header = next(reader(), [])
     index = _header_index(header)
-    estimate = max(sum(1 for line in text.splitlines()[1:] if line.strip()), 0)
+    estimate = max(sum(1 for line in lines[1:] if line.strip()), 0)
     _check_row_count(estimate)
+    # The whole file is read once before anything is written: a row csv cannot read (a NUL,
+    # a broken quote) is a 422 for the file, never an import that stops half-way.
+    cursor = reader()
+    try:
+        for _ in cursor:
+            pass
+    except csv.Error as e:
+        raise Problem(422, f"line {cursor.line_num} of the CSV cannot be read: {e}",
+                      errors=[{"field": "file", "message": f"line {cursor.line_num}: {e}"}]
+                      ) from None
 
     def rows() -> Iterator[ImportRow]:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        next(reader, None)
-        for number, cells in enumerate(reader, start=2):
+        cells_of = reader()
+        next(cells_of, None)
+        for number, cells in enumerate(cells_of, start=2):
             if any(c.strip() for c in cells):
                 yield parse_row(number, cells, index)
     return Upload("csv", estimate, rows)
@@ -145,6 +163,18 @@ def _open_xlsx(content: bytes, max_bytes: int) -> Upload:
     index = _header_index(header)
     estimate = max((ws.max_row or 1) - 1, 0)
     _check_row_count(estimate)
+    # Every row is read once before anything is written (openpyxl reads lazily, and a damaged
+    # cell raises where it is met): a workbook that cannot be read to its end is a 422.
+    number = 1
+    try:
+        for number, _ in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+            if number - 1 > MAX_ROWS:
+                break
+    except Exception as e:  # openpyxl raises many types for a damaged sheet
+        row = number + 1
+        raise Problem(422, f"row {row} of the workbook cannot be read ({type(e).__name__})",
+                      errors=[{"field": "file", "message": f"row {row} cannot be read"}]
+                      ) from None
 
     def rows() -> Iterator[ImportRow]:
         for number, cells in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):

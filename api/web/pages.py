@@ -164,12 +164,16 @@ def _filters(pola: str | None, status: str | None, program: str | None,
             "program": program or None, "region": wilayah or None}
 
 
+# The list's filters, the same on the page and on its downloads ("" = no filter).
+Program = Annotated[str | None, Query(max_length=100)]
+Wilayah = Annotated[str | None, Query(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")]
+
+
 @router.get("/kemitraan")
 def partnership_list_page(
         request: Request, pola: str | None = None, status: str | None = None,
-        program: Annotated[str | None, Query(max_length=100)] = None,
-        wilayah: Annotated[str | None, Query(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")]
-        = None, setelah: Annotated[int | None, Query(ge=0)] = None) -> Response:
+        program: Program = None, wilayah: Wilayah = None,
+        setelah: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
     page = guard(request, "kemitraan")
     if isinstance(page, Response):
         return page
@@ -183,8 +187,8 @@ def partnership_list_page(
 
 @router.get("/kemitraan/unduh.{ext}")
 def partnership_download(request: Request, ext: str, pola: str | None = None,
-                         status: str | None = None, program: str | None = None,
-                         wilayah: str | None = None) -> Response:
+                         status: str | None = None, program: Program = None,
+                         wilayah: Wilayah = None) -> Response:
     page = guard(request, "kemitraan")
     if isinstance(page, Response):
         return page
@@ -204,7 +208,7 @@ def _as_of(value: str | None) -> datetime | None:
     try:
         local = datetime.fromisoformat(value)
         instant = local.replace(tzinfo=WIB) if local.tzinfo is None else local
-        instant.astimezone(timezone.utc)  # in range (year 1 at +07:00 is not)
+        instant.astimezone(timezone.utc).astimezone(WIB)  # shown in WIB: in range there too
     except (ValueError, OverflowError):
         return None
     return instant

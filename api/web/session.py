@@ -27,7 +27,9 @@ def csrf_token(secret: str) -> str:
 
 def check_csrf(request: Request, sent: str | None) -> bool:
     secret = request.cookies.get(COOKIE)
-    return bool(secret and sent and hmac.compare_digest(csrf_token(secret), sent))
+    # bytes: compare_digest refuses str with non-ASCII characters (a forged field)
+    return bool(secret and sent and hmac.compare_digest(csrf_token(secret).encode(),
+                                                         sent.encode("utf-8", "replace")))
 
 
 def authenticate(request: Request, secret: str | None) -> Principal | None:

@@ -250,3 +250,57 @@ def test_rows_spread_over_many_batches_are_each_counted_once(
     assert seen == [3, 3, 3, 2] and upload.estimate == 11
     body = expect(send(client, world["company"], csv_file(rows)), 200)
     assert (body["accepted"], body["unchanged"], len(body["rejected"])) == (0, 10, 1)
+
+
+def test_a_csv_with_old_mac_line_endings_is_read(client: Any, world: dict[str, str]) -> None:
+    content = csv_file([row("CR-1"), row("CR-2")]).replace(b"\r\n", b"\r")
+    assert b"\n" not in content
+    body = expect(send(client, world["company"], content), 200)
+    assert (body["accepted"], body["rejected"]) == (2, []), body
+
+
+def test_a_workbook_damaged_past_its_header_is_422_and_records_nothing(
+        client: Any, world: dict[str, str]) -> None:
+    """openpyxl reads rows lazily: a damaged cell in row 3 must stop the import before any row
+    is written, not half-way with a server error."""
+    import re
+    import zipfile
+
+    good = xlsx_file([[*row("X-1").values()], [*row("X-2").values()]])
+    src, out = zipfile.ZipFile(io.BytesIO(good)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":  # row 3's first shared string
+                data, n = re.subn(rb'<c r="A3" t="inlineStr"><is><t>X-2</t></is></c>',
+                                  b'<c r="A3" t="s"><v>99999</v></c>', data)
+                assert n == 1
+            dst.writestr(item, data)
+    before = client.get("/v1/health").json()["position"]
+    body = assert_problem(send(client, world["company"], out.getvalue(), name="k.xlsx",
+                               media=XLSX), 422)
+    assert "row 3" in body["detail"] and body["errors"][0]["field"] == "file"
+    assert client.get("/v1/health").json()["position"] == before
+
+
+def test_a_csv_that_cannot_be_read_to_its_end_is_422_and_long_cells_are_row_errors() -> None:
+    import csv as csv_module
+
+    from api.imports import read_upload
+    from api.problems import Problem
+
+    # a title longer than csv's default field limit (128 KiB) is read; the row's own checks
+    # (test_every_rule_of_a_proposal_applies_to_each_row) then refuse what is too long
+    huge = csv_file([row("L-1", title="x" * 200_000)])
+    [parsed] = list(read_upload(huge, "k.csv", 10 * 1024 * 1024).rows())
+    assert parsed.values["title"] == "x" * 200_000
+    # whatever csv cannot read (here: a field past a lowered limit) is found before any row
+    # is handed over, and named by its line
+    content = csv_file([row("L-2"), row("L-3", title="y" * 5_000)])
+    limit = csv_module.field_size_limit(1_000)
+    try:
+        with pytest.raises(Problem) as e:
+            read_upload(content, "k.csv", 10 * 1024 * 1024)
+    finally:
+        csv_module.field_size_limit(limit)
+    assert e.value.status == 422 and "line 3" in e.value.detail

@@ -143,6 +143,10 @@ def test_a_partnership_page_shows_its_timeline_and_steps_back_in_time(
     first = re.search(r'class="mundur" href="([^"]+)"', page.text).group(1).replace("&amp;", "&")
     then = client.get(first)
     assert 'id="status">Diusulkan<' in then.text and "Belum tercatat" in then.text
+    # instants no calendar can show in WIB are ignored (the page as it is now), never a 500
+    for beyond in ("9999-12-31T23:59Z", "9999-12-31T23:59", "0001-01-01T00:00"):
+        odd = client.get(f"/kemitraan/{world['pid']}", params={"pada": beyond})
+        assert odd.status_code == 200 and 'id="status">Aktif<' in odd.text, beyond
     # another region's dinas cannot see it
     sign_in(client, world["dinas_other"])
     assert client.get(f"/kemitraan/{world['pid']}").status_code == 404
@@ -157,6 +161,7 @@ def test_a_dinas_verifies_evidence_from_the_queue_with_csrf(client: Any,
     form = {"partnership_id": world["pid"], "evidence_id": world["evidence"],
             "keputusan": "verified", "kembali": "/bukti"}
     assert client.post("/bukti/tinjau", data={**form, "csrf": "0" * 64}).status_code == 403
+    assert client.post("/bukti/tinjau", data={**form, "csrf": "é" * 64}).status_code == 403
     rejected = client.post("/bukti/tinjau", data={**form, "csrf": csrf, "keputusan": "rejected"})
     assert "alasan wajib diisi" in rejected.text
     done = client.post("/bukti/tinjau", data={**form, "csrf": csrf})
@@ -171,6 +176,10 @@ def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
                                                          world: dict[str, str]) -> None:
     sign_in(client, world["company"])
     assert "Pasokan &amp; &lt;kue&gt;" in client.get("/kemitraan").text
+    # a page position beyond any log (and beyond SQLite's integers) is a clear 422
+    assert client.get("/kemitraan", params={"setelah": 2**63}).status_code == 422
+    # the downloads take the list's filters, validated alike (no LIKE wildcards as a region)
+    assert client.get("/kemitraan/unduh.csv", params={"wilayah": "%"}).status_code == 422
     r = client.get("/kemitraan/unduh.xlsx")
     ws = load_workbook(io.BytesIO(r.content)).active
     rows = list(ws.iter_rows(values_only=True))
