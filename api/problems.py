@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.evidence_store import EmptyFile, EvidenceFileError, FileTooLarge, UnsupportedMediaType
@@ -61,6 +61,10 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# Paths answered as problem+json whatever they are; the others are the dashboard's pages.
+API_PREFIXES = ("/v1/", "/docs", "/redoc", "/openapi.json")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -79,9 +83,12 @@ def install(app: FastAPI) -> None:
         return problem_response(status, str(exc), errors=errors, kind=_kind(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
                   for e in exc.errors()]
+        page = getattr(request.app.state, "invalid_page", None)
+        if page is not None and not request.url.path.startswith(API_PREFIXES):
+            return page(request, [e["field"] for e in errors])  # the dashboard: HTML
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(422, detail or "invalid request", errors=errors)
 

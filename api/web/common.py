@@ -82,6 +82,13 @@ def not_found(request: Request, who: Principal | None) -> HTMLResponse:
     return render(request, "404.html", who, status=404)
 
 
+def invalid_request(request: Request, fields: list[str]) -> HTMLResponse:
+    """A page's answer to a parameter or form field it cannot use (`tahun=abc`): 422 as an
+    HTML page in Bahasa Indonesia, naming the fields, instead of the API's problem+json."""
+    return render(request, "422.html", web_principal(request), status=422,
+                  fields=sorted(set(fields)))
+
+
 def safe_next(target: str | None) -> str:
     """Only paths on this site (never //host or a scheme): no open redirect."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -180,6 +180,21 @@ def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
     assert client.get("/kemitraan", params={"setelah": 2**63}).status_code == 422
     # the downloads take the list's filters, validated alike (no LIKE wildcards as a region)
     assert client.get("/kemitraan/unduh.csv", params={"wilayah": "%"}).status_code == 422
+
+
+def test_a_value_a_page_cannot_use_is_a_page_in_bahasa_indonesia_not_json(
+        client: Any, world: dict[str, str]) -> None:
+    sign_in(client, world["dinas"])
+    for path, params in (("/", {"tahun": "abc"}), ("/", {"kuartal": "9"}),
+                         ("/kemitraan", {"wilayah": "32.1"})):
+        page = client.get(path, params=params)
+        assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+        assert "Permintaan tidak valid" in page.text and next(iter(params)) in page.text
+    # the API keeps its problem+json
+    api = client.get("/v1/stats/partnerships", params={"group_by": "x"},
+                     headers={"Authorization": f"Bearer {world['dinas']}"})
+    assert api.status_code == 422 and api.headers["content-type"].startswith(
+        "application/problem+json")
     r = client.get("/kemitraan/unduh.xlsx")
     ws = load_workbook(io.BytesIO(r.content)).active
     rows = list(ws.iter_rows(values_only=True))
