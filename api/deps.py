@@ -103,6 +103,16 @@ def parse_uuid(value: str, what: str) -> UUID:
         raise Problem(404, f"{what} {value} not found") from None
 
 
+def showable(instant: datetime) -> bool:
+    """Whether an instant with an offset exists in UTC (where it is stored) and in WIB (where
+    it is shown): 0001-01-01T00:00:00+07:00 has no UTC instant, 9999-12-31T23:59Z none in WIB."""
+    try:
+        instant.astimezone(timezone.utc).astimezone(WIB)
+    except OverflowError:
+        return False
+    return True
+
+
 def parse_instant(value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
@@ -114,12 +124,10 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         raise Problem(422, f"{field} must be an RFC 3339 instant with an offset",
                       errors=[{"field": field, "message": "must be an RFC 3339 instant with an "
                                                           "offset, e.g. 2024-03-31T17:00:00+07:00"}])
-    try:  # 0001-01-01T00:00:00+07:00 has no UTC instant; 9999-12-31T23:59Z none in WIB
-        instant.astimezone(timezone.utc).astimezone(WIB)
-    except OverflowError:
+    if not showable(instant):
         raise Problem(422, f"{field} is out of range",
                       errors=[{"field": field, "message": "must lie between years 1 and "
-                                                          "9999 in UTC and in WIB"}]) from None
+                                                          "9999 in UTC and in WIB"}])
     return instant
 
 

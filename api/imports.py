@@ -123,8 +123,9 @@ def _open_csv(content: bytes) -> Upload:
     index = _header_index(header)
     estimate = max(sum(1 for line in lines[1:] if line.strip()), 0)
     _check_row_count(estimate)
-    # The whole file is read once before anything is written: a row csv cannot read (a NUL,
-    # a broken quote) is a 422 for the file, never an import that stops half-way.
+    # The whole file is parsed once before anything is written (the parse is cheap next to
+    # the import): a row csv cannot read (a field past the limit above, with a larger upload
+    # limit) is a 422 for the file, never an import that stops half-way.
     cursor = reader()
     try:
         for _ in cursor:

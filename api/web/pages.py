@@ -6,7 +6,7 @@ question (api/routes/stats.py, signals.py, partnerships.py): no SQL and no rules
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -207,11 +207,10 @@ def _as_of(value: str | None) -> datetime | None:
         return None
     try:
         local = datetime.fromisoformat(value)
-        instant = local.replace(tzinfo=WIB) if local.tzinfo is None else local
-        instant.astimezone(timezone.utc).astimezone(WIB)  # shown in WIB: in range there too
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
-    return instant
+    instant = local.replace(tzinfo=WIB) if local.tzinfo is None else local
+    return instant if deps.showable(instant) else None
 
 
 @router.get("/kemitraan/{pid}")
