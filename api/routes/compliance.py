@@ -132,4 +132,5 @@ def compliance_explain(
     titles = {r.id: r.title for r in rule_list}
     return ComplianceExplanation(
         nib=b.nib, name=b.name, period=p.label, as_of=instant or deps.now(request),
-        position=position, obligations=[explanation(r, titles.get(r.regulation_id, "")) for r in results])
+        position=position,
+        obligations=[explanation(r, titles.get(r.regulation_id, "")) for r in results])

@@ -105,12 +105,13 @@ def list_partnerships(
         after = int(exports.decode_cursor(cursor, digits=True))
     position = deps.caught_up(request, min_position)
     now = deps.now(request)
+    today = jakarta_date(now)
     with c.engine.connect() as conn:
         rows, next_seq = partnership_list.query(
-            conn, scope=partnership_scope_filter(who), today=jakarta_date(now), limit=limit,
+            conn, scope=partnership_scope_filter(who), today=today, limit=limit,
             after_seq=after, region=region, pola=pola.value if pola else None, program=program,
             status=status, large_nib=large_nib, umkm_nib=umkm_nib, real_between=real_between)
-    items = [summary_read(r, jakarta_date(now)) for r in rows]
+    items = [summary_read(r, today) for r in rows]
     next_cursor = exports.encode_cursor(str(next_seq)) if next_seq is not None else None
     if format != "json":
         # The same page as the JSON (limit, cursor): the next cursor travels in headers.

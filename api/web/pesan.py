@@ -72,8 +72,6 @@ _CATALOG: tuple[tuple[str, str], ...] = (
      r"baris judul tidak memuat kolom \1 (unduh template)"),
     (r"missing column (.+)", r"kolom \1 tidak ada"),
     # --- evidence review (domain/partnership.py) ---
-    (r"reason: is required when rejecting evidence", "alasan wajib diisi bila menolak bukti"),
-    (r"is required when rejecting evidence", "wajib diisi bila menolak bukti"),
     (r"decision: must be verified or rejected", "keputusan harus diverifikasi atau ditolak"),
     (r"evidence (\S+) was already reviewed \(verified\); submit a new file instead",
      r"bukti \1 sudah diverifikasi; kirim berkas baru bila perlu"),

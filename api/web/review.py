@@ -64,22 +64,20 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     if keputusan == "rejected" and not alasan.strip():
         # The API takes a rejection without a reason (contract: reason?); this page asks for
         # one, so that the company learns what to fix.
-        target = safe_next(kembali)
-        sep = "&" if "?" in target else "?"
         message = "Gagal: alasan wajib diisi bila menolak bukti"
-        return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
-    try:
-        c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
-                                 evidence_id=evidence_id, decision=keputusan,
-                                 reason=alasan.strip() or None, effective_date=None,
-                                 expected_version=None)
-    except (ValueError, NotFound):
-        return not_found(request, page)
-    except DomainError as e:
-        message = "Gagal: " + pesan.indonesian(e.detail)
     else:
-        message = ("Bukti diverifikasi." if keputusan == "verified"
-                   else "Bukti ditolak dengan alasan tercatat.")
+        try:
+            c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
+                                     evidence_id=evidence_id, decision=keputusan,
+                                     reason=alasan.strip() or None, effective_date=None,
+                                     expected_version=None)
+        except (ValueError, NotFound):
+            return not_found(request, page)
+        except DomainError as e:
+            message = "Gagal: " + pesan.indonesian(e.detail)
+        else:
+            message = ("Bukti diverifikasi." if keputusan == "verified"
+                       else "Bukti ditolak dengan alasan tercatat.")
     target = safe_next(kembali)
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
