@@ -62,7 +62,9 @@ class RealizationCreate(Strict):
     value_idr: IDR | None = None
     quantity: Annotated[StrictInt | StrictFloat, Field(ge=0, le=1e15, allow_inf_nan=False)] | None = None
     unit: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    evidence_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = []
+    # Required by the contract (`evidence_ids: [...]`); an empty list is accepted: such a
+    # realization is recorded but never counts until evidence is linked to it.
+    evidence_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
     effective_date: Day | None = None
 
 

@@ -442,6 +442,22 @@ def test_a_realization_citing_an_unknown_evidence_id_is_422_and_records_nothing(
     assert [r["evidence_ids"] for r in shown] == [[known]]
 
 
+def test_a_realization_must_list_its_evidence_ids_and_an_empty_list_never_counts(
+        parties: Parties) -> None:
+    """Contract: `{period_start, period_end, ..., evidence_ids: [...]}` — the list is required
+    (it may be empty: recorded, but not counted until it has verified evidence)."""
+    c, pid = parties.client, parties.propose()
+    parties.confirm(pid)
+    version = parties.version(pid)
+    url = f"/v1/partnerships/{pid}/realizations"
+    period = {"period_start": "2024-01-01", "period_end": "2024-01-31", "value_idr": 1_000}
+    body = assert_problem(c.post(url, headers=bearer(parties.umkm), json=period), 422)
+    assert [e["field"] for e in body["errors"]] == ["evidence_ids"]
+    assert parties.version(pid) == version
+    expect(c.post(url, headers=bearer(parties.umkm), json={**period, "evidence_ids": []}), 201)
+    assert [r["evidence_ids"] for r in expect(parties.read(pid), 200)["realizations"]] == [[]]
+
+
 # ---- lists -------------------------------------------------------------------------------------
 
 def test_a_list_with_limit_2_walks_every_item_through_next_cursor_without_duplicates(
