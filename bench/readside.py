@@ -119,7 +119,6 @@ def fresh_runtime(c: Container, page: int) -> Runtime:
 
 
 def environment(c: Container) -> dict[str, Any]:
-    import eventsourcing  # noqa: F401
     from importlib.metadata import version
 
     with c.engine.connect() as conn:

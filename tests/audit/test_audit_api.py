@@ -256,7 +256,7 @@ def test_the_key_is_created_private_and_rotation_keeps_old_checkpoints_verifiabl
 
 def test_the_cadence_signs_after_n_events_or_m_seconds(container: Any, client: Any,
                                                        world: dict[str, Any]) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     container.views.catch_up()
     signer = Checkpointer(container.engine, container.settings.audit_key_file,
