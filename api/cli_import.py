@@ -22,8 +22,9 @@ def import_file(
     as_json: Annotated[bool, typer.Option("--json", help="print the full answer as JSON")]
     = False,
 ) -> None:
-    """Import partnerships from a spreadsheet; rejected rows are listed (exit 1), the others
-    go in."""
+    """Import partnerships from a spreadsheet (the rows that pass go in).
+
+    Rejected rows are listed with their reasons and the exit status is 1."""
     from api.cli import fail, open_container
     from api.imports import read_upload, result_body, run_import
     from api.problems import Problem
