@@ -18,7 +18,7 @@ from domain.errors import (
     DuplicateKey, FieldError, Forbidden, InvalidValue, NotFound, collect,
 )
 from domain.ledger_base import LedgerBase, Written
-from domain.partnership import Partnership, partnership_id_for_key
+from domain.partnership import PROPOSED, Partnership, partnership_id_for_key
 
 
 class PartnershipUseCases(LedgerBase):
@@ -35,13 +35,20 @@ class PartnershipUseCases(LedgerBase):
         self._check_proposal(by, body)
         request_hash = None
         if idempotency_key is not None:
-            # Keys belong to the company (its NIBs), not to one token: they survive rotation.
-            scope = ",".join(sorted(by.nibs)) if by.role is Role.COMPANY else by.id
-            new_id = partnership_id_for_key(f"idem:{scope}", idempotency_key)
+            # Keys belong to the company acting as the large party (its NIB), not to one token:
+            # they survive rotation, and any token of the company (whatever other NIBs it
+            # holds) repeats the same proposal. Until 2026-12-05 the scope was the token's
+            # whole NIB set: a key stored under that older scope is still honoured.
+            scopes = [body["large_nib"]] if by.role is Role.COMPANY else [by.id]
+            if by.role is Role.COMPANY and len(by.nibs) > 1:
+                scopes.append(",".join(sorted(by.nibs)))
             request_hash = _hash_body(body)
-            existing = self._load(Partnership, new_id)
-            if existing is not None:
-                return self._idempotent_repeat(existing, request_hash)
+            ids = [partnership_id_for_key(f"idem:{scope}", idempotency_key) for scope in scopes]
+            new_id = ids[0]
+            for candidate in ids:
+                existing = self._load(Partnership, candidate)
+                if existing is not None:
+                    return self._idempotent_repeat(existing, request_hash)
         p = self._new_partnership(by, now, new_id, body, external_ref=external_ref,
                                   request_hash=request_hash)
         try:
@@ -108,9 +115,12 @@ class PartnershipUseCases(LedgerBase):
             external_ref=external_ref, request_hash=request_hash)
 
     def _idempotent_repeat(self, existing: Partnership, request_hash: str | None) -> Written:
+        """The first answer again, whatever happened to the partnership since: its version 1,
+        status proposed (the caller adds that version's position). A repeat is a replay, not a
+        read: `GET` gives the current state."""
         if existing.request_hash != request_hash:
             raise DuplicateKey("this Idempotency-Key was already used with another body")
-        return Written(existing.id, existing.version, None, status=existing.status, repeat=True)
+        return Written(existing.id, 1, None, status=PROPOSED, repeat=True)
 
     def get_partnership(self, by: Principal, pid: UUID, *, version: int | None = None,
                         as_of: datetime | None = None) -> Partnership:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import (
-    EXE, HTML, LARGE_A, PDF, PROBLEM, REGION_A, UMKM_A, assert_problem, events, expect,
+    EXE, HTML, LARGE_A, LARGE_B, PDF, PROBLEM, REGION_A, UMKM_A, assert_problem, events, expect,
     partnership_body, post, propose, register_business, stored_files, upload,
 )
 from tests.conftest import bearer
@@ -127,6 +127,10 @@ def test_the_same_idempotency_key_with_the_same_body_returns_the_same_partnershi
     assert expect(c.get("/v1/health"), 200)["position"] == head, "the repeat recorded an event"
     listed = expect(c.get("/v1/partnerships", headers=bearer(parties.admin)), 200)["items"]
     assert [p["id"] for p in listed] == [first["id"]]
+    # Once the partnership has moved on, a repeat still answers exactly the first answer.
+    parties.confirm(first["id"])
+    later = c.post("/v1/partnerships", headers=headers, json=body)
+    assert (later.status_code, later.json(), later.headers["etag"]) == (200, first, '"1"')
 
 
 def test_the_same_idempotency_key_with_another_body_is_409(parties: Parties) -> None:
@@ -562,6 +566,12 @@ def test_a_rotated_company_token_repeating_an_idempotency_key_gets_the_same_part
                    headers={**bearer(rotated), "Idempotency-Key": "k-77"})
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first["id"]
+    # a token of the same company that also holds another NIB repeats it too
+    register_business(c, parties.admin, LARGE_B, "besar", "33.17")
+    group = make_token("company", nibs=[LARGE_A, LARGE_B])
+    again = c.post("/v1/partnerships", json=body,
+                   headers={**bearer(group), "Idempotency-Key": "k-77"})
+    assert (again.status_code, again.json()) == (200, first)
 
 
 # ---- bodies that are not even JSON ---------------------------------------------------------------

@@ -151,6 +151,44 @@ def test_an_idempotency_key_survives_a_token_rotation(ledger) -> None:  # type: 
     assert (again.id, again.repeat) == (first.id, True)
 
 
+def test_an_idempotency_key_belongs_to_the_large_party_whatever_other_nibs_a_token_holds(
+        ledger) -> None:  # type: ignore[no-untyped-def]
+    """A company token holding more NIBs repeats the proposal its single-NIB token made (and
+    the other way round), and a key stored under the scope used until 2026-12-05 (the token's
+    whole NIB set) is still honoured."""
+    from domain.partnership import partnership_id_for_key
+
+    group = Principal("company-group", Role.COMPANY, nibs=(LARGE, "3216000000002"))
+    first = propose(ledger, idempotency_key="erp-8")
+    again = ledger.propose_partnership(group, T0, uuid4(), large_nib=LARGE, umkm_nib=SMALL,
+                                       pola="perdagangan_umum", title="Rak UMKM",
+                                       start_date=date(2024, 1, 1), location_region_code="32.16",
+                                       idempotency_key="erp-8")
+    assert (again.id, again.repeat) == (first.id, True)
+    # the older scope: a proposal stored under "idem:<sorted NIBs of the token>"
+    from domain.use_cases.partnerships import _hash_body
+
+    body = dict(large_nib=LARGE, umkm_nib=SMALL, pola="perdagangan_umum", program=None,
+                title="Rak UMKM", start_date=date(2024, 1, 1), end_date=None, value_idr=None,
+                location_region_code="32.16", description=None)
+    legacy_id = partnership_id_for_key(f"idem:{LARGE},3216000000002", "erp-9")
+    ledger._save(ledger._new_partnership(group, T0, legacy_id, body, external_ref=None,
+                                         request_hash=_hash_body(body)))
+    again = ledger.propose_partnership(group, T0, uuid4(), idempotency_key="erp-9", **{
+        k: v for k, v in body.items() if v is not None})
+    assert (again.id, again.repeat) == (legacy_id, True)
+
+
+def test_a_repeated_proposal_answers_its_first_answer_after_the_partnership_moved_on(
+        ledger) -> None:  # type: ignore[no-untyped-def]
+    first = propose(ledger, idempotency_key="erp-10")
+    ledger.confirm(UMKM, T0, first.id)
+    again = propose(ledger, idempotency_key="erp-10")
+    assert (again.id, again.version, again.status, again.repeat) == (
+        first.id, first.version, first.status, True)
+    assert ledger.get_partnership(COMPANY, first.id).status == "active"
+
+
 def test_a_token_speaks_only_for_registered_businesses_of_the_right_scale(ledger) -> None:  # type: ignore[no-untyped-def]
     for role, nib, field_message in (("company", OTHER, "not a registered business"),
                                      ("company", SMALL, "not a besar business"),
