@@ -272,14 +272,18 @@ class Partnership(Aggregate):
         stored = {k: (opt_iso(v) if k == "end_date" else v) for k, v in effective.items()}
         self.trigger_event(self.Amended, **actor_fields(actor, on, now), changes=stored)
 
-    def submit_evidence(self, actor: Actor, now: datetime, on: date, *, evidence_id: str,
-                        kind: str, sha256: str, size: int, media_type: str,
-                        period_start: date | None, period_end: date | None,
-                        description: str | None) -> None:
+    def check_evidence(self, period_start: date | None, period_end: date | None) -> None:
+        """What `submit_evidence` refuses, asked before the file is kept (no file for a refusal)."""
         if self.status in NEVER_STARTED:
             raise TransitionForbidden(f"cannot add evidence to a {self.status} partnership")
         if period_start and period_end and period_end < period_start:
             raise InvalidValue.single("period_end", "must not be before period_start")
+
+    def submit_evidence(self, actor: Actor, now: datetime, on: date, *, evidence_id: str,
+                        kind: str, sha256: str, size: int, media_type: str,
+                        period_start: date | None, period_end: date | None,
+                        description: str | None) -> None:
+        self.check_evidence(period_start, period_end)
         self.trigger_event(
             self.EvidenceSubmitted, **actor_fields(actor, on, now), evidence_id=evidence_id,
             kind=kind, sha256=sha256, size=size, media_type=media_type,

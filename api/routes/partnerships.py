@@ -21,9 +21,8 @@ from api.schemas import (
     ReasonBody, ResumeBody, ReviewBody,
 )
 from api.views import partnership_read, event_read, summary_read
-from domain.access import Principal, partnership_scope_filter, require_role
+from domain.access import Principal, partnership_scope_filter
 from domain.application import Written
-from domain.errors import StaleVersion
 from domain.clock import jakarta_date
 from domain.values import Pola
 from projections import partnership_list
@@ -236,12 +235,11 @@ def submit_evidence(
     c = deps.container(request)
     agg_id = deps.parse_uuid(pid, "partnership")
     expected = deps.if_match(request)
-    # Check role, scope and version before keeping the bytes: no file for a request that fails.
-    require_role(who, "partnership.evidence")
-    current = c.ledger.get_partnership(who, agg_id)
-    if expected is not None and expected != current.version:
-        raise StaleVersion(f"If-Match version {expected} is stale: the current version is "
-                           f"{current.version}")
+    # Everything the command would refuse is asked before keeping the bytes: no file for a
+    # request that fails (only a concurrent write recorded in between can still refuse it).
+    c.ledger.check_evidence(who, agg_id, kind=kind, period_start=period_start,
+                            period_end=period_end, description=description,
+                            expected_version=expected)
     stored = c.evidence.save(file.file, c.settings.max_upload_bytes)
     evidence_id = str(uuid.uuid4())
     w = c.ledger.submit_evidence(who, deps.now(request), agg_id, evidence_id=evidence_id,

@@ -8,9 +8,10 @@ from uuid import UUID
 
 from domain import values as v
 from domain.clock import jakarta_date, utc
-from domain.access import Principal
-from domain.errors import InvalidValue
+from domain.access import Principal, require_role
+from domain.errors import InvalidValue, NotFound
 from domain.ledger_base import Written
+from domain.partnership import Partnership
 from domain.use_cases.partnerships import PartnershipUseCases
 
 
@@ -75,6 +76,22 @@ class LifecycleUseCases(PartnershipUseCases):
                                          lambda p: p.amend(by.actor, utc(now),
                                                            effective_date or jakarta_date(now),
                                                            changes))
+
+    def check_evidence(self, by: Principal, pid: UUID, *, kind: str,
+                       period_start: date | None = None, period_end: date | None = None,
+                       description: str | None = None,
+                       expected_version: int | None = None) -> None:
+        """Raises what `submit_evidence` with these fields would raise now (role, scope,
+        If-Match, lifecycle, values), so the API keeps no file for a request that will fail.
+        Only a concurrent write recorded in between can still refuse the submission."""
+        v.evidence_kind(kind)
+        v.text(description, "description", required=False, max_len=2000)
+        require_role(by, "partnership.evidence")
+        p = self._load(Partnership, pid)
+        if p is None or not self._may_read(by, p):
+            raise NotFound(f"partnership {pid} not found")
+        self._check_version(p, expected_version)
+        p.check_evidence(period_start, period_end)
 
     def submit_evidence(self, by: Principal, now: datetime, pid: UUID, *, evidence_id: str,
                         kind: str, sha256: str, size: int, media_type: str,

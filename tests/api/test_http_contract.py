@@ -424,6 +424,28 @@ def test_an_upload_outside_the_callers_scope_leaves_no_file_behind(
         lambda: upload(parties.client, stranger, pid, PDF + b"% stranger\n"), 404)
 
 
+def test_an_upload_the_lifecycle_refuses_leaves_no_file_behind(
+        parties: Parties, evidence_dir: Path) -> None:
+    pid = parties.propose()
+    expect(post(parties.client, parties.umkm, pid, "decline", {"reason": "tidak kenal"}), 200)
+    _rejected_upload_leaves_no_trace(
+        parties, evidence_dir, pid,
+        lambda: upload(parties.client, parties.company, pid, PDF + b"% declined\n"), 409)
+
+
+def test_an_upload_with_a_period_ending_before_it_starts_leaves_no_file_behind(
+        parties: Parties, evidence_dir: Path) -> None:
+    pid = parties.propose()
+    parties.confirm(pid)
+
+    def send() -> Any:
+        return parties.client.post(
+            f"/v1/partnerships/{pid}/evidence", headers=bearer(parties.company),
+            files={"file": ("faktur.pdf", PDF + b"% reversed\n", "application/pdf")},
+            data={"kind": "invoice", "period_start": "2024-02-01", "period_end": "2024-01-01"})
+    _rejected_upload_leaves_no_trace(parties, evidence_dir, pid, send, 422)
+
+
 def test_a_realization_citing_an_unknown_evidence_id_is_422_and_records_nothing(
         parties: Parties) -> None:
     c, pid = parties.client, parties.propose()
