@@ -52,7 +52,7 @@ def _done(request: Request, response: Response, command: str, w: Written) -> Wri
                         **deps.errors(400, 403, 409, 422)})
 def propose(body: PartnershipCreate, request: Request, response: Response,
             who: Principal = Depends(principal),
-            idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+            idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
             ) -> PartnershipWritten:
     c = deps.container(request)
     w = c.ledger.propose_partnership(who, deps.now(request), uuid.uuid4(),

@@ -133,6 +133,16 @@ def test_the_same_idempotency_key_with_the_same_body_returns_the_same_partnershi
     assert (later.status_code, later.json(), later.headers["etag"]) == (200, first, '"1"')
 
 
+def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
+    c = parties.client
+    head = expect(c.get("/v1/health"), 200)["position"]
+    body = assert_problem(c.post("/v1/partnerships",
+                                 json=partnership_body(LARGE_A, UMKM_A, REGION_A),
+                                 headers={**bearer(parties.company), "Idempotency-Key": ""}), 422)
+    assert [e["field"] for e in body["errors"]] == ["idempotency-key"]
+    assert expect(c.get("/v1/health"), 200)["position"] == head
+
+
 def test_the_same_idempotency_key_with_another_body_is_409(parties: Parties) -> None:
     c = parties.client
     headers = {**bearer(parties.company), "Idempotency-Key": "po-2024-0002"}
