@@ -133,6 +133,71 @@ def token_create(
     typer.echo(secret)
 
 
+@token_app.command("list")
+def token_list(
+    include_revoked: Annotated[bool, typer.Option("--all", help="also the revoked tokens")] = False,
+    role: Annotated[Optional[str], typer.Option(help="only this role")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """The tokens issued so far, oldest first: id, role, scope, name, issued and revoked
+    (WIB). Never the tokens themselves: only their hashes are stored."""
+    import json
+
+    from domain.clock import WIB
+    from projections import access_tokens
+
+    container = open_container()
+    try:
+        container.views.read_position(None)  # caught up, as every projection read
+        rows, after = [], 0
+        with container.engine.connect() as conn:
+            while page := access_tokens.query(conn, after_seq=after, limit=1000,
+                                              include_revoked=include_revoked, role=role):
+                rows += page
+                after = page[-1]["seq"]
+    finally:
+        container.close()
+
+    def wib(instant: datetime | None) -> str:
+        return instant.astimezone(WIB).isoformat(timespec="seconds") if instant else ""
+
+    for r in rows:
+        shown = {**{k: v for k, v in r.items() if k != "seq"},
+                 "issued_at": wib(r["issued_at"]), "revoked_at": wib(r["revoked_at"]) or None}
+        if as_json:
+            typer.echo(json.dumps(shown, ensure_ascii=False))
+            continue
+        scope = r["region"] if r["region"] is not None else ",".join(r["nibs"])
+        revoked = f"  revoked {shown['revoked_at']}" if r["revoked_at"] else ""
+        typer.echo(f"{r['id']}  {r['role']:<8} {scope or '(national)':<20} "
+                   f"{shown['issued_at']}  {r['name']}{revoked}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id (`kemitraan token list`)")],
+    reason: Annotated[Optional[str], typer.Option(help="why, kept in the ledger")] = None,
+) -> None:
+    """Revoke a token: from now on it answers 401 (a running server forgets it within its
+    principal cache's few seconds)."""
+    from uuid import UUID
+
+    from domain.access import SYSTEM
+
+    try:
+        tid = UUID(token_id)
+    except ValueError:
+        fail(f"{token_id!r} is not a token id", 2)
+    container = open_container()
+    try:
+        w = container.ledger.revoke_token(SYSTEM, datetime.now(timezone.utc), tid, reason=reason)
+    except DomainError as e:
+        fail(e.detail, 1)
+    finally:
+        container.close()
+    typer.echo(f"revoked {w.id} (position {w.position})")
+
+
 def main() -> None:
     """Run the CLI; usage errors are one line too (not click's multi-line panel)."""
     try:

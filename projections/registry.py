@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from projections import funnel_cube
 
+from projections.access_tokens import AccessTokensView
 from projections.audit_log import AuditLogView
 from projections.compliance_facts import ComplianceFactsView
 from projections.evidence_index import EvidenceIndexView
@@ -20,7 +21,7 @@ from projections.scale_upgrades import ScaleUpgradesView
 
 VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnershipsView,
                            ScaleUpgradesView, EvidenceReuseView, RegulationsView,
-                           ComplianceFactsView, AuditLogView]
+                           ComplianceFactsView, AuditLogView, AccessTokensView]
 
 # Views folded in a process of their own when several are allowed (`api.lanes`, ADR 0011):
 # each group here is a lane, every other view is in the first lane. A lane may hold only views

@@ -48,12 +48,52 @@ def test_an_auditor_token_without_region_is_national(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_token_list_shows_who_holds_what_and_token_revoke_ends_a_token(tmp_path: Path) -> None:
+    import json
+
+    from api.auth import secret_hash
+    from api.settings import Settings
+    from api.wiring import build
+
+    dinas = run(["token", "create", "--role", "dinas", "--region", "32.16",
+                 "--name", "DPMPTSP Kab. Bekasi"], tmp_path).stdout.strip()
+    run(["token", "create", "--role", "auditor", "--name", "Auditor nasional"], tmp_path)
+    listed = run(["token", "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[1:3] for line in lines] == [["dinas", "32.16"], ["auditor", "(national)"]]
+    assert dinas not in listed.stdout  # the secret is never shown (nor stored)
+    rows = [json.loads(line)
+            for line in run(["token", "list", "--json"], tmp_path).stdout.splitlines()]
+    assert [(r["role"], r["name"], r["revoked_at"]) for r in rows] == [
+        ("dinas", "DPMPTSP Kab. Bekasi", None), ("auditor", "Auditor nasional", None)]
+    assert rows[0]["issued_at"].endswith("+07:00")  # shown in WIB
+
+    revoked = run(["token", "revoke", rows[0]["id"], "--reason", "bocor"], tmp_path)
+    assert revoked.returncode == 0 and rows[0]["id"] in revoked.stdout, revoked.stderr
+    container = build(Settings(data_dir=tmp_path))
+    try:
+        assert container.ledger.authenticate(secret_hash(dinas)) is None
+    finally:
+        container.close()
+    assert [line.split()[1] for line in run(["token", "list"], tmp_path).stdout.splitlines()] == [
+        "auditor"]
+    every = [json.loads(line) for line in
+             run(["token", "list", "--all", "--json"], tmp_path).stdout.splitlines()]
+    assert every[0]["id"] == rows[0]["id"] and every[0]["revoked_at"] is not None
+    again = run(["token", "revoke", rows[0]["id"]], tmp_path)
+    assert (again.returncode, again.stdout) == (1, "")
+    assert "already revoked" in again.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["token", "create"],
     ["serve", "--port", "abc"],
     ["token", "create", "--role", "wizard"],
     ["token", "create", "--role", "dinas"],
     ["token", "create", "--role", "umkm", "--nib", "123"],
+    ["token", "revoke", "not-an-id"],
+    ["token", "revoke", "00000000-0000-0000-0000-000000000000"],
 ])
 def test_bad_arguments_exit_non_zero_with_one_line(tmp_path: Path, args: list[str]) -> None:
     result = run(args, tmp_path)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import NIB, Strict
+from api.schemas.common import NIB, Instant, Strict
 
 
 class TokenCreate(Strict):
@@ -30,6 +30,24 @@ class TokenRevoked(BaseModel):
     id: str
     revoked: bool
     position: int
+
+
+class TokenRead(BaseModel):
+    id: str
+    role: str
+    region: str | None
+    nibs: list[str]
+    name: str
+    issued_at: Instant
+    issued_by: str = Field(description="principal id of whoever issued it")
+    revoked_at: Instant | None
+    revoked_by: str | None
+
+
+class TokenPage(BaseModel):
+    items: list[TokenRead]
+    next_cursor: str | None = Field(description="cursor of the next page; null on the last")
+    position: int = Field(description="the log position the answer reflects")
 
 
 class ViewLag(BaseModel):

@@ -190,6 +190,13 @@ TOKEN_MATRIX: list[tuple[str, str, int]] = [
     ("revoke_token", "auditor_national", 403),
     ("revoke_token", "company", 403),
     ("revoke_token", "umkm", 403),
+    # GET /v1/tokens: admin only
+    ("list_tokens", "admin", 200),
+    ("list_tokens", "dinas", 403),
+    ("list_tokens", "auditor", 403),
+    ("list_tokens", "auditor_national", 403),
+    ("list_tokens", "company", 403),
+    ("list_tokens", "umkm", 403),
 ]
 
 # (role, partnerships the list may show): GET /v1/partnerships shows exactly what is in scope.
@@ -451,12 +458,14 @@ def test_a_permitted_role_gets_409_when_the_lifecycle_forbids_the_transition(
 @pytest.mark.parametrize(("action", "role", "status"),
                          [pytest.param(*row, id=f"{row[1]}-{row[0]}-{row[2]}")
                           for row in TOKEN_MATRIX])
-def test_only_an_admin_may_create_and_revoke_tokens(
+def test_only_an_admin_may_create_list_and_revoke_tokens(
         world: World, action: str, role: str, status: int) -> None:
     token = world.tokens[role]
     if action == "create_token":
         response = world.client.post("/v1/tokens", headers=bearer(token),
                                      json={"role": "dinas", "region": REGION_A, "name": "x"})
+    elif action == "list_tokens":
+        response = world.client.get("/v1/tokens", headers=bearer(token))
     else:
         victim = expect(world.client.post("/v1/tokens", headers=bearer(world.admin),
                                           json={"role": "auditor", "region": REGION_B}), 201)

@@ -70,6 +70,7 @@ OPERATIONS = [
     "GET /v1/regulations",
     "POST /v1/tokens",
     "DELETE /v1/tokens/{token_id}",
+    "GET /v1/tokens",
     "GET /v1/audit/events",
     "GET /v1/audit/keys",
     "GET /v1/audit/checkpoints/latest",

@@ -62,6 +62,8 @@ commands = st.one_of(
     st.tuples(st.just("unaffiliate"), st.sampled_from(LARGE), st.sampled_from(UMKM), day),
     st.tuples(st.just("regulate"), st.sampled_from(["enact", "amend", "revoke"]), day),
     st.tuples(st.just("fact"), st.sampled_from(LARGE), st.integers(0, 10**6), day),
+    st.tuples(st.just("token"), st.sampled_from(["dinas", "auditor", "company"])),
+    st.tuples(st.just("revoke_token"), index),
     st.tuples(st.just("catch_up"), st.integers(1, 9)),
     st.tuples(st.just("refresh_cells"), st.integers(1, 3)),
 )
@@ -78,6 +80,7 @@ class World:
         self.now = T0
         self.pids: list[Any] = []
         self.evidence: dict[Any, list[str]] = {}
+        self.tokens: list[Any] = []
         self.refused = 0
         # the live scan at each funnel cell refresh: (span, position) -> {query: answer}
         self.scans: dict[tuple[str, int], dict[tuple[Any, ...], Any]] = {}
@@ -123,6 +126,18 @@ class World:
                 for _ in range(cmd[1]):
                     funnel_cube.refresh_next(self.c.engine, TODAY)
                     self.remember_scans()
+                return
+            if op == "token":
+                scope = {"dinas": {"region": "32.16"}, "auditor": {"region": None},
+                         "company": {"region": None, "nibs": [LARGE[0]]}}[cmd[1]]
+                w = lg.issue_token(SYSTEM, now, secret_sha256_hex=uuid4().hex * 2, role=cmd[1],
+                                   name=f"uji {cmd[1]}", **{"nibs": [], **scope})
+                self.tokens.append(w.id)
+                return
+            if op == "revoke_token":
+                if self.tokens:
+                    lg.revoke_token(SYSTEM, now, self.tokens[cmd[1] % len(self.tokens)],
+                                    reason="uji")
                 return
             if op == "regulate":
                 _, action, on = cmd
@@ -300,6 +315,9 @@ def _typical(container: Any) -> World:
     world.apply(("affiliate", LARGE[0], UMKM[1], D0))
     world.apply(("regulate", "enact", D0))
     world.apply(("fact", LARGE[0], 1200, D0))
+    world.apply(("token", "dinas"))
+    world.apply(("token", "company"))
+    world.apply(("revoke_token", 0))
     container.views.catch_up()
     refresh_all(container)
     return world
