@@ -32,11 +32,13 @@ PAGES: dict[str, tuple[str, str, frozenset[Role]]] = {
                                                          Role.COMPANY})),
     "audit": ("Audit", "/audit", frozenset({Role.ADMIN, Role.DINAS, Role.AUDITOR})),
     "impor": ("Impor", "/impor", frozenset({Role.ADMIN, Role.COMPANY})),
+    "token": ("Token akses", "/token", frozenset({Role.ADMIN})),
 }
 ROLE_NAMES = {Role.ADMIN: "Admin", Role.DINAS: "Dinas", Role.AUDITOR: "Auditor",
               Role.COMPANY: "Perusahaan", Role.UMKM: "UMKM"}
 # Pages built only when the modules they read exist (see ADR 0017).
-AVAILABLE: set[str] = {"ringkasan", "kemitraan", "bukti", "impor", "kepatuhan", "audit"}
+AVAILABLE: set[str] = {"ringkasan", "kemitraan", "bukti", "impor", "kepatuhan", "audit",
+                       "token"}
 
 
 def may_see(who: Principal, page: str) -> bool:

@@ -77,6 +77,18 @@ _CATALOG: tuple[tuple[str, str], ...] = (
      r"bukti \1 sudah diverifikasi; kirim berkas baru bila perlu"),
     (r"evidence (\S+) was already reviewed \(rejected\); submit a new file instead",
      r"bukti \1 sudah ditolak; kirim berkas baru bila perlu"),
+    # --- tokens (domain/use_cases/tokens.py, domain/access_token.py) ---
+    (r"a dinas token needs a region", "token dinas memerlukan wilayah"),
+    (r"an? (\w+) token has no region", r"token \1 tidak memiliki wilayah"),
+    (r"a company token needs at least one NIB",
+     "token perusahaan memerlukan paling sedikit satu NIB"),
+    (r"an umkm token needs exactly one NIB", "token UMKM memerlukan tepat satu NIB"),
+    (r"an? (\w+) token has no NIBs", r"token \1 tidak memiliki NIB"),
+    (r"(\d+) is not a registered business", r"\1 bukan pelaku usaha yang terdaftar"),
+    (r"(\d+) is not a besar business", r"\1 bukan usaha besar"),
+    (r"(\d+) is not a mikro, kecil or menengah business",
+     r"\1 bukan usaha mikro, kecil, atau menengah"),
+    (r"the token is already revoked", "token sudah dicabut"),
     # --- periods (domain/compliance.py) ---
     (r"a period is a year \(2024\) or a quarter \(2024-Q1\)",
      "periode berupa tahun (2024) atau triwulan (2024-Q1)"),

@@ -194,3 +194,27 @@ def test_a_company_imports_a_file_with_one_bad_row(demo: dict[str, Any], browser
     page.wait_for_load_state()
     assert "/masuk" in page.url
     context.close()
+
+
+def test_an_admin_issues_and_revokes_a_token(demo: dict[str, Any], browser: Any) -> None:
+    base = demo["base"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _sign_in(page, base, demo["tokens"]["admin"])
+    page.goto(base + "/token")
+    page.select_option("select[name=peran]", "auditor")
+    page.fill("input[name=wilayah]", "64.71")
+    page.fill("input[name=nama]", "Inspektorat Kota Balikpapan (sampel)")
+    page.click("button:has-text('Terbitkan')")
+    page.wait_for_selector("#token-baru")
+    secret = page.locator("#rahasia").text_content() or ""
+    assert secret.startswith("kl_")
+    assert httpx.get(base + "/v1/audit/keys",
+                     headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    page.screenshot(path=str(SHOTS / "token.png"), full_page=True)
+    row = page.locator("tr", has_text="Inspektorat Kota Balikpapan")
+    row.locator("button:has-text('Cabut')").click()
+    page.wait_for_load_state()
+    assert "Token dicabut" in page.content()
+    assert page.locator("tr", has_text="Inspektorat Kota Balikpapan").count() == 0
+    context.close()

@@ -15,7 +15,7 @@ from tests.api.helpers import (
 
 PAGES = ["/", "/kemitraan", "/bukti", "/impor", "/impor/template.xlsx",
          "/kemitraan/unduh.xlsx", "/kemitraan/00000000-0000-4000-8000-000000000000",
-         "/bukti/no-such-evidence/berkas", "/kepatuhan", "/audit"]
+         "/bukti/no-such-evidence/berkas", "/kepatuhan", "/audit", "/token"]
 
 
 @pytest.fixture
@@ -80,10 +80,11 @@ def test_the_sign_in_redirect_never_leaves_the_site(client: Any, world: dict[str
 
 
 @pytest.mark.parametrize("role,visible,hidden", [
-    ("dinas", {"/", "/kemitraan", "/bukti", "/kepatuhan", "/audit"}, {"/impor"}),
-    ("auditor", {"/", "/kemitraan", "/kepatuhan", "/audit"}, {"/bukti", "/impor"}),
-    ("company", {"/kemitraan", "/impor", "/kepatuhan"}, {"/bukti", "/audit"}),
-    ("umkm", {"/kemitraan"}, {"/bukti", "/impor", "/kepatuhan", "/audit"}),
+    ("admin", {"/", "/kemitraan", "/bukti", "/kepatuhan", "/audit", "/impor", "/token"}, set()),
+    ("dinas", {"/", "/kemitraan", "/bukti", "/kepatuhan", "/audit"}, {"/impor", "/token"}),
+    ("auditor", {"/", "/kemitraan", "/kepatuhan", "/audit"}, {"/bukti", "/impor", "/token"}),
+    ("company", {"/kemitraan", "/impor", "/kepatuhan"}, {"/bukti", "/audit", "/token"}),
+    ("umkm", {"/kemitraan"}, {"/bukti", "/impor", "/kepatuhan", "/audit", "/token"}),
 ])
 def test_a_role_sees_only_its_pages_and_the_others_answer_404(
         client: Any, world: dict[str, str], role: str, visible: set[str],
@@ -170,6 +171,37 @@ def test_a_dinas_verifies_evidence_from_the_queue_with_csrf(client: Any,
     got = expect(client.get(f"/v1/partnerships/{world['pid']}",
                             headers={"Authorization": f"Bearer {world['dinas']}"}), 200)
     assert got["evidence"][0]["review"]["decision"] == "verified"
+
+
+def test_an_admin_issues_a_token_sees_it_once_lists_and_revokes_it(
+        client: Any, world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["admin"])
+    form = {"peran": "dinas", "wilayah": "32.16", "nama": "DPMPTSP Kab. Bekasi", "nib": ""}
+    assert client.post("/token", data={**form, "csrf": "0" * 64}).status_code == 403
+    issued = client.post("/token", data={**form, "csrf": csrf})
+    assert issued.status_code == 200 and "tidak akan ditampilkan lagi" in issued.text
+    secret = re.search(r'<code id="rahasia">(kl_[^<]+)</code>', issued.text).group(1)
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/v1/partnerships", headers=bearer).status_code == 200
+    listed = client.get("/token").text
+    assert "DPMPTSP Kab. Bekasi" in listed and secret not in listed  # shown once, never again
+    token_id = re.search(r'ID token: <code>([0-9a-f-]{36})</code>', issued.text).group(1)
+    assert token_id in listed
+    # a refusal is explained in Bahasa Indonesia, and the form keeps what was typed
+    refused = client.post("/token", data={"peran": "company", "nib": "3216099999999",
+                                          "nama": "PT Tidak Ada", "csrf": csrf})
+    assert refused.status_code == 422
+    assert "NIB: 3216099999999 bukan pelaku usaha yang terdaftar" in refused.text
+    assert 'value="PT Tidak Ada"' in refused.text
+    revoked = client.post("/token/cabut", data={"token_id": token_id, "csrf": csrf})
+    assert "Token dicabut" in revoked.text
+    assert client.get("/v1/partnerships", headers=bearer).status_code == 401
+    assert token_id not in client.get("/token").text
+    assert "dicabut" in client.get("/token", params={"semua": "true"}).text
+    again = client.post("/token/cabut", data={"token_id": token_id, "csrf": csrf})
+    assert "Gagal: token sudah dicabut" in again.text
+    assert client.post("/token/cabut", data={"token_id": "bukan-id", "csrf": csrf}
+                       ).status_code == 404
 
 
 def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
@@ -341,6 +373,13 @@ ENGLISH = [
     "evidence e1 was already reviewed (verified); submit a new file instead",
     "evidence e1 was already reviewed (rejected); submit a new file instead",
     "a period is a year (2024) or a quarter (2024-Q1)", "the year must be between 1900 and 9998",
+    "must be one of admin, dinas, auditor, company, umkm", "a dinas token needs a region",
+    "a company token has no region", "an umkm token has no region", "a admin token has no region",
+    "a company token needs at least one NIB", "an umkm token needs exactly one NIB",
+    "a dinas token has no NIBs", "an auditor token has no NIBs",
+    "3216099000001 is not a registered business", "3216099000001 is not a besar business",
+    "3216099000001 is not a mikro, kecil or menengah business",
+    "the token is already revoked",
 ]
 
 
