@@ -2,7 +2,8 @@
 
 - `export --out FILE [--region P]` catches the views up, signs a checkpoint covering the whole
   log if none does, and writes the bundle (JSON Lines).
-- `verify FILE [--checkpoint SAVED.json]` needs no database: only the bundle, and optionally a
+- `verify FILE [--checkpoint SAVED.json] [--keys KEYS.json]` needs no database: only the bundle,
+  optionally the keys to trust (from `GET /v1/audit/keys`) and a
   checkpoint saved earlier from `GET /v1/audit/checkpoints/latest`.
 - `check` rebuilds the bundle from the live store and verifies it the same way.
 
@@ -37,10 +38,12 @@ def _live(container: Any, region: str | None, sign: bool) -> Any:
 
     container.views.catch_up()
     signer = checkpointer(container)
-    if sign:
-        signer.fresh()
+    size = int(signer.fresh()["tree_size"]) if sign else None
+    # Signed: the bundle ends at the checkpoint just signed (another process may fold more
+    # meanwhile), so every leaf in it is covered by a signature.
+    checkpoints = [cp for cp in signer.all() if size is None or int(cp["tree_size"]) <= size]
     return live_bundle(container.engine, container.settings.audit_origin, signer.keys(),
-                       signer.all(), region=region)
+                       checkpoints, region=region, tree_size=size)
 
 
 @audit_app.command("export")
@@ -78,26 +81,37 @@ def verify_file(
     checkpoint: Annotated[Optional[Path], typer.Option(
         "--checkpoint", help="a checkpoint saved earlier (JSON from /v1/audit/checkpoints)")]
     = None,
+    keys: Annotated[Optional[Path], typer.Option(
+        "--keys", help="the signing keys to trust, saved earlier (JSON from /v1/audit/keys); "
+                       "without it the bundle's own keys are trusted")] = None,
 ) -> None:
     """Verify a bundle offline; exit 1 naming the first bad leaf if anything was changed."""
     from api.cli import fail
     from projections.audit_verify import read_bundle, verify
 
-    saved = None
-    if checkpoint is not None:
-        try:
-            saved = json.loads(checkpoint.read_text(encoding="utf-8"))
-            if not isinstance(saved, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as e:
-            fail(f"cannot read {checkpoint}: {str(e).splitlines()[0]}", 2)
+    saved = _json_file(checkpoint, dict) if checkpoint is not None else None
+    pinned = _json_file(keys, list) if keys is not None else None
     try:
-        report = verify(read_bundle(str(file)), saved)
+        report = verify(read_bundle(str(file)), saved, pinned)
     except OSError as e:
         fail(f"cannot read {file}: {e.strerror or e}", 2)
     except ValueError as e:
         fail(f"{file}: {str(e).splitlines()[0]}", 2)
     _finish(report)
+
+
+def _json_file(path: Path, kind: type) -> Any:
+    """A JSON object or list saved from the API; exit 2 with the reason when it is not."""
+    from api.cli import fail
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(value, kind) or (kind is list and not all(
+                isinstance(k, dict) for k in value)):
+            raise ValueError("not a JSON object" if kind is dict else "not a JSON list of keys")
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {path}: {str(e).splitlines()[0]}", 2)
+    return value
 
 
 @audit_app.command("check")
@@ -108,7 +122,7 @@ def check() -> None:
 
     container = open_container()
     try:
-        report = verify(_live(container, None, sign=False))
+        report = verify(_live(container, None, sign=False), signed_to_the_end=False)
     finally:
         container.close()
     _finish(report)

@@ -66,11 +66,20 @@ def entries(engine: sa.Engine, until_seq: int, region: str | None = None) -> Ite
 
 
 def live_bundle(engine: sa.Engine, origin: str, keys: list[dict[str, Any]],
-                checkpoints: list[dict[str, Any]], region: str | None = None) -> Bundle:
-    """The bundle of everything the audit view has logged so far."""
+                checkpoints: list[dict[str, Any]], region: str | None = None,
+                tree_size: int | None = None) -> Bundle:
+    """The bundle of everything the audit view has logged so far, or of its first `tree_size`
+    leaves (the export stops at the checkpoint it signed, though the log may grow meanwhile:
+    a verifier refuses leaves no checkpoint covers)."""
+    leaves = audit_log.leaves
     with engine.connect() as conn:
-        size = audit_log.tree_size(conn)
-        until = conn.execute(sa.select(sa.func.max(audit_log.leaves.c.seq))).scalar() or 0
+        if tree_size is None:
+            size = audit_log.tree_size(conn)
+            until = conn.execute(sa.select(sa.func.max(leaves.c.seq))).scalar() or 0
+        else:
+            size = tree_size
+            until = conn.execute(sa.select(leaves.c.seq).where(
+                leaves.c.leaf_index == size - 1)).scalar() or 0
     header = {"format": BUNDLE_FORMAT, "origin": origin, "tree_size": size,
               "exported_at": datetime.now(timezone.utc).isoformat(), "region": region}
     return Bundle(header, keys, checkpoints, entries(engine, int(until), region))

@@ -14,7 +14,14 @@ What is checked, stopping at the first bad leaf:
 - each record hashes to its `record_sha256`, its readable form matches the record, and the leaf
   recomputed from the fields (ADR 0013) equals the leaf hash logged when it was appended;
 - the root over the first N leaves equals every signed checkpoint of size N, and a checkpoint
-  saved earlier (`--checkpoint`) is genuine and a prefix of this log.
+  saved earlier (`--checkpoint`) is genuine and a prefix of this log;
+- every leaf is covered by a signed checkpoint (leaves after the newest one could have been
+  appended or rewritten by anyone: `audit export` always signs one covering the whole bundle);
+- every event is shown with its stored record (a readable form alone proves nothing), and a
+  bundle exported without a region leaves no event out (a bare leaf there is a hidden event);
+- with pinned keys (`--keys`, the answer of `GET /v1/audit/keys` saved earlier), only
+  checkpoints signed by those keys count; without, the bundle's own keys are trusted, and the
+  report says so (a bundle could then bring its own key along with a forged tail).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ class Report:
     problems: list[str] = field(default_factory=list)
     first_bad_leaf: int | None = None
     root: str | None = None
+    keys_pinned: bool = False
+    unsigned: int = 0  # leaves after the newest checkpoint (only when they are allowed)
 
     @property
     def ok(self) -> bool:
@@ -53,8 +62,13 @@ class Report:
 
     def summary(self) -> str:
         if self.ok:
+            trust = ("signed with the pinned keys" if self.keys_pinned else
+                     "keys taken from the bundle itself: pin them with --keys")
+            tail = (f"; the last {self.unsigned} leaves are not yet covered by a checkpoint"
+                    if self.unsigned else "")
             return (f"OK: {self.leaves} leaves ({self.events} events shown), "
-                    f"{self.checkpoints} signed checkpoints verified, root {self.root}")
+                    f"{self.checkpoints} signed checkpoints verified ({trust}), "
+                    f"root {self.root}{tail}")
         head = (f"FAILED: first bad leaf: {self.first_bad_leaf}"
                 if self.first_bad_leaf is not None else "FAILED")
         return "\n".join([head, *self.problems[:20]])
@@ -71,7 +85,19 @@ class Bundle:
 def read_bundle(path: str) -> Bundle:
     """Streams a bundle file: header, keys and checkpoints first, then the entries."""
     f = open(path, encoding="utf-8")  # closed when the entries are exhausted
-    lines = (json.loads(line) for line in f if line.strip())
+
+    def parsed() -> Iterator[Any]:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                f.close()
+                raise ValueError(f"line {number} is not JSON: the file is truncated or "
+                                 "damaged") from None
+
+    lines = parsed()
     header = next(lines, None)
     if not isinstance(header, dict) or header.get("format") != BUNDLE_FORMAT:
         f.close()
@@ -116,6 +142,9 @@ def _entry_leaf(entry: dict[str, Any], index: int, report: Report) -> bytes | No
         report.bad_leaf(index, "no valid leaf_hash")
         return None
     if "seq" not in entry:  # redacted: outside the exporter's region
+        if any(k in entry for k in ("record", "display", "topic", "stream_id", "version")):
+            report.bad_leaf(index, "a leaf without seq carries event fields (malformed)")
+            return None
         return logged
     try:
         fields = {k: entry[k] for k in ("seq", "stream_id", "version", "topic", "record_sha256")}
@@ -124,20 +153,23 @@ def _entry_leaf(entry: dict[str, Any], index: int, report: Report) -> bytes | No
         report.bad_leaf(index, f"malformed entry ({e})")
         return None
     record = entry.get("record")
-    if record is not None:
-        try:
-            state = base64.b64decode(record, validate=True)
-        except (binascii.Error, ValueError):
-            report.bad_leaf(index, "record is not base64")
-            return None
-        if hashlib.sha256(state).hexdigest() != entry["record_sha256"]:
-            report.bad_leaf(index, f"seq {entry['seq']}: the stored record was altered (its "
-                                   "SHA-256 differs from the one in the leaf)")
-            return None
-        if entry.get("display") != record_display(entry["topic"], state):
-            report.bad_leaf(index, f"seq {entry['seq']}: the readable event differs from its "
-                                   "stored record")
-            return None
+    if record is None:
+        report.bad_leaf(index, f"seq {entry['seq']}: the event comes without its stored record, "
+                               "so what it shows cannot be checked")
+        return None
+    try:
+        state = base64.b64decode(record, validate=True)
+    except (binascii.Error, ValueError):
+        report.bad_leaf(index, "record is not base64")
+        return None
+    if hashlib.sha256(state).hexdigest() != entry["record_sha256"]:
+        report.bad_leaf(index, f"seq {entry['seq']}: the stored record was altered (its "
+                               "SHA-256 differs from the one in the leaf)")
+        return None
+    if entry.get("display") != record_display(entry["topic"], state):
+        report.bad_leaf(index, f"seq {entry['seq']}: the readable event differs from its "
+                               "stored record")
+        return None
     if recomputed != logged:
         report.bad_leaf(index, f"seq {entry['seq']}: the event differs from the one logged "
                                "(altered, deleted, moved or inserted in the store)")
@@ -145,10 +177,14 @@ def _entry_leaf(entry: dict[str, Any], index: int, report: Report) -> bytes | No
     return logged
 
 
-def verify(bundle: Bundle, saved: dict[str, Any] | None = None) -> Report:
-    report = Report()
+def verify(bundle: Bundle, saved: dict[str, Any] | None = None,
+           pinned: list[dict[str, Any]] | None = None, signed_to_the_end: bool = True) -> Report:
+    """`pinned`: the only keys to trust (else the bundle's own). `signed_to_the_end`: every
+    leaf must be covered by a checkpoint (an exported bundle); `audit check` of the live store
+    allows the leaves folded since the newest one."""
+    report = Report(keys_pinned=pinned is not None)
     keys = {}
-    for k in bundle.keys:
+    for k in (bundle.keys if pinned is None else pinned):
         keys[k.get("key_id")] = k
     checks: dict[int, bytes] = {}
     for cp in bundle.checkpoints:
@@ -178,6 +214,7 @@ def verify(bundle: Bundle, saved: dict[str, Any] | None = None) -> Report:
         report.problems.append("a checkpoint of size 0 has a root other than the empty tree's")
     verified_up_to = 0
     prev_seq = 0
+    national = "region" in bundle.header and not bundle.header.get("region")
     for entry in bundle.entries:
         index = frontier.size
         given = entry.get("leaf_index")
@@ -186,12 +223,16 @@ def verify(bundle: Bundle, saved: dict[str, Any] | None = None) -> Report:
                 report.bad_leaf(index, f"seq {entry.get('seq')}: an event that is not in the "
                                        "log (inserted into the store)")
             elif isinstance(given, int) and given > index:
-                report.bad_leaf(index, f"missing (the next entry is leaf {given}): an event "
-                                       "was deleted")
+                report.bad_leaf(index, f"missing here (the next entry is leaf {given}): an "
+                                       "event was deleted or moved")
             else:
                 report.bad_leaf(index, f"entry numbered {given} out of place (reordered)")
             break
         seq = entry.get("seq")
+        if seq is None and national:
+            report.bad_leaf(index, "an event left out of a bundle exported without a region "
+                                   "(only other regions' events may be left out): hidden")
+            break
         if seq is not None:
             if not isinstance(seq, int) or seq <= prev_seq:
                 report.bad_leaf(index, f"seq {seq} after seq {prev_seq}: reordered")
@@ -220,6 +261,14 @@ def verify(bundle: Bundle, saved: dict[str, Any] | None = None) -> Report:
         if declared is not None and declared != frontier.size:
             report.problems.append(f"the header says {declared} leaves, the bundle has "
                                    f"{frontier.size}")
+        signed = max(sizes, default=0)
+        if checks and signed < frontier.size:
+            if signed_to_the_end:
+                report.bad_leaf(signed, f"leaves [{signed}, {frontier.size}) are covered by no "
+                                        "signed checkpoint: they could have been appended or "
+                                        "rewritten by anyone")
+            else:
+                report.unsigned = frontier.size - signed
     if not checks and report.ok:
         report.problems.append("no signed checkpoint to verify the log against")
     return report

@@ -189,3 +189,161 @@ def test_rotate_key_then_a_bundle_signed_by_both_keys_verifies(
     m[entries(lines)[4]]["display"]["data"]["name"] = "PT Lain"
     bad = run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", m)))
     assert bad.exit_code == 1 and first_bad(bad) == 4, bad.output
+
+
+def _forge_tail(lines: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:
+    """The bundle with its last event rewritten consistently (record, sha256, display, leaf
+    hash), the way someone with write access to the bundle but not the key would do it."""
+    import base64
+    import hashlib
+
+    from projections import merkle
+    from projections.audit_format import leaf_bytes, record_display
+
+    forged = json.loads(json.dumps(lines))
+    e = forged[-1]
+    state = json.loads(base64.b64decode(e["record"]))
+    state["effective_date"] = "1999-01-01"
+    raw = json.dumps(state).encode()
+    e["record"] = base64.b64encode(raw).decode()
+    e["record_sha256"] = hashlib.sha256(raw).hexdigest()
+    e["display"] = record_display(e["topic"], raw)
+    e["leaf_hash"] = merkle.leaf_hash(leaf_bytes(**{k: e[k] for k in (
+        "seq", "stream_id", "version", "topic", "record_sha256")})).hex()
+    return forged
+
+
+def test_leaves_no_signed_checkpoint_covers_fail_the_verification(
+        container: Any, tmp_path: Path) -> None:
+    """A tail rewritten or appended after the newest checkpoint used to verify: only roots at
+    checkpoint sizes were compared. An exported bundle is signed to its end, so a leaf past the
+    newest checkpoint is refused, naming the first one."""
+    seed(container)
+    checkpointer(container).sign()  # an older checkpoint, then two more events
+    container.ledger.register_business(SYSTEM, T0, nib="3216010000009", name="Usaha (sampel)",
+                                       scale="mikro", region_code="32.16.02", kbli=["47111"])
+    container.ledger.register_business(SYSTEM, T0, nib="3216010000010", name="Usaha (sampel)",
+                                       scale="mikro", region_code="32.16.02", kbli=["47111"])
+    lines = export(container, tmp_path / "b.jsonl")
+    n = len(entries(lines))
+    assert run(container, "audit", "verify", str(write(tmp_path / "ok.jsonl", lines))
+               ).exit_code == 0
+    # drop the checkpoint covering the whole bundle, then rewrite the last event
+    cps = [i for i, x in enumerate(lines) if "checkpoint" in x]
+    covering = [i for i in cps if lines[i]["checkpoint"]["tree_size"] == n]
+    assert covering, "the export signs a checkpoint covering every leaf"
+    older = [i for i in cps if lines[i]["checkpoint"]["tree_size"] < n]
+    assert older, "the seed leaves an older checkpoint behind"
+    last_signed = max(lines[i]["checkpoint"]["tree_size"] for i in older)
+    trimmed = [x for i, x in enumerate(lines) if i not in covering]
+    for mutated in (trimmed, _forge_tail(trimmed, entries(trimmed)[0])):
+        r = run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", mutated)))
+        assert r.exit_code == 1 and first_bad(r) == last_signed, r.output
+        assert "covered by no signed checkpoint" in r.output
+    # `audit check` of the live store allows leaves folded since the newest checkpoint
+    checked = run(container, "audit", "check")
+    assert checked.exit_code == 0, checked.output
+
+
+def test_an_event_without_its_record_or_hidden_in_a_national_bundle_fails(
+        container: Any, tmp_path: Path) -> None:
+    seed(container)
+    lines = export(container, tmp_path / "b.jsonl")
+    first = entries(lines)[0]
+
+    def verify(mutated: list[dict[str, Any]]) -> Any:
+        return run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", mutated)))
+
+    # the readable form edited and the record removed: nothing left to check it against
+    m = json.loads(json.dumps(lines))
+    m[first + 4]["display"]["data"]["name"] = "PT Lain"
+    del m[first + 4]["record"]
+    r = verify(m)
+    assert r.exit_code == 1 and first_bad(r) == 4 and "without its stored record" in r.output
+    # an event replaced by its bare leaf in a bundle exported without a region: hidden
+    m = json.loads(json.dumps(lines))
+    m[first + 5] = {"leaf_index": 5, "leaf_hash": lines[first + 5]["leaf_hash"]}
+    r = verify(m)
+    assert r.exit_code == 1 and first_bad(r) == 5 and "hidden" in r.output, r.output
+    # a bare leaf that still carries event fields is malformed
+    m = json.loads(json.dumps(lines))
+    m[first + 5] = {"leaf_index": 5, "leaf_hash": lines[first + 5]["leaf_hash"],
+                    "display": lines[first + 5]["display"]}
+    r = verify(m)
+    assert r.exit_code == 1 and first_bad(r) == 5, r.output
+    # a damaged line is named by its number
+    path = write(tmp_path / "cut.jsonl", lines)
+    text = path.read_text()
+    path.write_text(text[:len(text) - 40])
+    r = run(container, "audit", "verify", str(path))
+    assert r.exit_code == 2 and f"line {len(lines)} is not JSON" in r.output, r.output
+
+
+def test_pinned_keys_refuse_a_checkpoint_signed_with_a_key_the_bundle_brought_along(
+        container: Any, client: Any, make_token: Any, tmp_path: Path) -> None:
+    """Without --keys a bundle can carry its own key and a checkpoint over a forged tail; with
+    the keys saved from the server, only its signatures count."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from projections import merkle
+    from projections.audit_format import checkpoint_body, key_id, signed_note
+
+    seed(container)
+    auditor = make_token("auditor", region="")
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(client.get("/v1/audit/keys", headers=bearer(auditor)).json()))
+    lines = export(container, tmp_path / "b.jsonl")
+    n = len(entries(lines))
+    genuine = run(container, "audit", "verify", str(write(tmp_path / "g.jsonl", lines)),
+                  "--keys", str(keys_file))
+    assert genuine.exit_code == 0 and "signed with the pinned keys" in genuine.output
+
+    forged = _forge_tail([x for x in lines if x.get("checkpoint", {}).get("tree_size") != n], 0)
+    frontier = merkle.Frontier()
+    for x in forged:
+        if "leaf_index" in x:
+            frontier.append(bytes.fromhex(x["leaf_hash"]))
+    origin = lines[0]["origin"]
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    kid = key_id(origin, public)
+    body = checkpoint_body(origin, n, frontier.root())
+    signature = private.sign(body.encode())
+    cp = {"origin": origin, "tree_size": n, "root_hash": frontier.root().hex(),
+          "issued_at": "2026-12-05T00:00:00+00:00", "key_id": kid,
+          "signature": base64.b64encode(signature).decode(),
+          "note": signed_note(body, origin, public, signature)}
+    key = {"key": {"key_id": kid, "name": origin, "public_key": base64.b64encode(public).decode(),
+                   "valid_from": "2026-12-05T00:00:00+00:00", "valid_to": None,
+                   "algorithm": "ed25519"}}
+    first = entries(forged)[0]
+    forged = forged[:1] + [key] + forged[1:first] + [{"checkpoint": cp}] + forged[first:]
+    path = write(tmp_path / "f.jsonl", forged)
+    trusting = run(container, "audit", "verify", str(path))
+    assert trusting.exit_code == 0 and "keys taken from the bundle itself" in trusting.output
+    pinned = run(container, "audit", "verify", str(path), "--keys", str(keys_file))
+    assert pinned.exit_code == 1 and f"unknown key {kid}" in pinned.output, pinned.output
+
+
+def test_an_export_ends_at_the_checkpoint_it_signed_though_the_log_grew(
+        container: Any, tmp_path: Path) -> None:
+    from projections.audit_export import live_bundle, write_bundle
+    from projections.audit_verify import read_bundle, verify
+
+    seed(container)
+    signer = checkpointer(container)
+    signed = signer.sign()
+    container.ledger.register_business(SYSTEM, T0, nib="3216010000009", name="Usaha (sampel)",
+                                       scale="mikro", region_code="32.16.02", kbli=["47111"])
+    container.views.catch_up()  # folded by another process after the export signed
+    bundle = live_bundle(container.engine, container.settings.audit_origin, signer.keys(),
+                         signer.all(), tree_size=int(signed["tree_size"]))
+    path = tmp_path / "b.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        write_bundle(bundle, f)
+    report = verify(read_bundle(str(path)))
+    assert report.ok, report.problems
+    assert report.leaves == signed["tree_size"]
