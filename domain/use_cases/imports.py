@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.access import Principal, require_role
 from domain.business import Business, business_id
-from domain.errors import DomainError, DuplicateKey, FieldError, InvalidValue
+from domain.errors import DomainError, FieldError, InvalidValue
 from domain.partnership import Partnership, partnership_id_for_key
 from domain.use_cases.partnerships import PartnershipUseCases, _hash_body
 
@@ -156,15 +156,21 @@ class ImportUseCases(PartnershipUseCases):
     def _save_new(self, new: list[Partnership], result: ImportResult) -> None:
         if not new:
             return
+        # `save` takes the aggregates' pending events even when the store refuses them: keep
+        # them, to save row by row if the batch fails.
+        events = {p.id: list(p.pending_events) for p in new}
         try:
             recordings = self.save(*new)
         except IntegrityError:
-            # Another writer recorded one of these ids meanwhile: save one by one.
+            # Another writer (a concurrent import of the same rows) recorded one of these ids
+            # meanwhile: save one by one; the rows it recorded first count as unchanged.
             for p in new:
                 try:
-                    self._count_saved([p], self._save(p, creating="exists").position, result)
-                except DuplicateKey:
+                    one = self.save(*events[p.id])
+                except IntegrityError:
                     result.unchanged += 1
+                    continue
+                self._count_saved([p], one[-1].notification.id, result)
             return
         self._count_saved(new, recordings[-1].notification.id if recordings else None, result)
 
