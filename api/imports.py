@@ -25,6 +25,7 @@ from api.problems import Problem
 from domain.access import Principal
 from domain.errors import FieldError
 from domain.use_cases.imports import ImportResult, ImportRow
+from domain.values import DAY_OUT_OF_RANGE, FIRST_DAY, LAST_DAY
 
 # The columns of a row, in the template's order; `description` may be left out of the file.
 COLUMNS = ("external_ref", "large_nib", "umkm_nib", "pola", "program", "title", "start_date",
@@ -255,6 +256,13 @@ def _integral_text(raw: Any) -> str:
 
 
 def _day(raw: Any) -> date:
+    day = _any_day(raw)
+    if not FIRST_DAY <= day <= LAST_DAY:  # 31/12/0024: a typo, not the year 24
+        raise ValueError(DAY_OUT_OF_RANGE)
+    return day
+
+
+def _any_day(raw: Any) -> date:
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):

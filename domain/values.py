@@ -162,7 +162,23 @@ def iso_date(value: date | str | None, field: str) -> date | None:
         raise InvalidValue.single(field, "must be a date YYYY-MM-DD") from None
 
 
+# Business dates the ledger takes: the calendar years a period (`2024`, `2024-Q1`) can name. A
+# technical bound, not a legal one: a typo such as 31/12/0024 is refused instead of stretching
+# every statistic back two thousand years.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+DAY_OUT_OF_RANGE = "must be a date between 1900-01-01 and 9998-12-31"
+
+
+def business_day(day: date, field: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidValue.single(field, DAY_OUT_OF_RANGE)
+    return day
+
+
 def date_range(start: date, end: date | None, start_field: str, end_field: str) -> None:
+    business_day(start, start_field)
+    if end is not None:
+        business_day(end, end_field)
     if end is not None and end < start:
         raise InvalidValue.single(end_field, f"must not be before {start_field}")
 

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from domain.clock import jakarta_date
 from domain.compliance import Period, parse_period, quarter
+from domain.values import FIRST_DAY
 from projections.real_partnerships import (
     FIGURES, GROUPINGS, _SEGMENT_ENDS, _figures, cell, cell_span, changed, facts, figure_columns,
     funnel, real_in_period, realization, shape,
@@ -353,7 +354,9 @@ def candidates(conn: sa.Connection, today: date) -> list[Period]:
     years = [int(label[:4]) for label in conn.execute(sa.select(cell_span.c.span)).scalars()]
     first = conn.execute(sa.select(sa.func.min(changed.c.from_date))).scalar()
     if first is not None:
-        years.append(first.year)
+        # No span before the first a period can name: a term stored before business dates
+        # were bounded (a start in the year 1) must not stop the refresher.
+        years.append(max(first.year, FIRST_DAY.year))
     if not years:
         return []
     current = current_quarter(today)

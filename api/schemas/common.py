@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from domain.clock import WIB
+from domain.values import DAY_OUT_OF_RANGE, FIRST_DAY, LAST_DAY
 
 NIB = Annotated[str, Field(pattern=r"^\d{13}$", examples=["3216010000001"])]
 KBLI = Annotated[str, Field(pattern=r"^\d{5}$", examples=["47111"])]
@@ -23,13 +24,17 @@ Region = Annotated[str, Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
 def _iso_day(value: Any) -> Any:
     """Only `YYYY-MM-DD`: pydantic's lax mode would also take Unix timestamps and datetimes."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or len(value) != 10:
+        day = value
+    elif not isinstance(value, str) or len(value) != 10:
         raise ValueError("must be a date YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be a date YYYY-MM-DD") from None
+    else:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(DAY_OUT_OF_RANGE)
+    return day
 
 
 def _wib(instant: datetime) -> str:

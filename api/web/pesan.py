@@ -35,6 +35,8 @@ _CATALOG: tuple[tuple[str, str], ...] = (
     (r"must be a date YYYY-MM-DD \(or DD/MM/YYYY\)",
      "harus tanggal dengan format TTTT-BB-HH (atau HH/BB/TTTT)"),
     (r"must not be before (\w+)", r"tidak boleh sebelum \1"),
+    (r"must be a date between 1900-01-01 and 9998-12-31",
+     "harus tanggal antara 1900-01-01 dan 9998-12-31"),
     # --- the parties of a proposal (domain/use_cases/partnerships.py) ---
     (r"is not a registered business", "bukan pelaku usaha yang terdaftar"),
     (r"must be a besar business", "harus usaha besar"),

@@ -133,6 +133,17 @@ def test_the_same_idempotency_key_with_the_same_body_returns_the_same_partnershi
     assert (later.status_code, later.json(), later.headers["etag"]) == (200, first, '"1"')
 
 
+@pytest.mark.parametrize("field,value", [("start_date", "0001-01-01"),
+                                         ("start_date", "1899-12-31"),
+                                         ("end_date", "9999-12-31")])
+def test_a_business_date_outside_1900_to_9998_is_422_naming_its_field(
+        parties: Parties, field: str, value: str) -> None:
+    body = partnership_body(LARGE_A, UMKM_A, REGION_A)
+    problem = assert_problem(parties.client.post("/v1/partnerships", json={**body, field: value},
+                                                 headers=bearer(parties.company)), 422)
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
 def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
     c = parties.client
     head = expect(c.get("/v1/health"), 200)["position"]

@@ -326,3 +326,16 @@ def test_a_csv_that_cannot_be_read_to_its_end_is_422_and_long_cells_are_row_erro
     finally:
         csv_module.field_size_limit(limit)
     assert e.value.status == 422 and "line 3" in e.value.detail
+
+
+def test_a_date_before_1900_is_a_rejected_row_not_a_partnership_in_the_year_24(
+        client: Any, world: dict[str, str]) -> None:
+    content = csv_file([row("Y-1", start_date="31/12/0024"), row("Y-2", start_date="0001-01-01"),
+                        row("Y-3", end_date="9999-01-01"), row("Y-4")])
+    body = expect(send(client, world["company"], content), 200)
+    assert body["accepted"] == 1
+    assert [(r["row"], [(e["column"], e["message"]) for e in r["errors"]])
+            for r in body["rejected"]] == [
+        (2, [("start_date", "must be a date between 1900-01-01 and 9998-12-31")]),
+        (3, [("start_date", "must be a date between 1900-01-01 and 9998-12-31")]),
+        (4, [("end_date", "must be a date between 1900-01-01 and 9998-12-31")])]

@@ -77,3 +77,22 @@ PARTNERSHIP = dict(large_nib="3216000000001", umkm_nib="3317000000101", large_re
 ])
 def test_who_may_read_a_partnership(who: Principal, sees: bool) -> None:
     assert may_read_partnership(who, **PARTNERSHIP) is sees
+
+
+@given(st.dates(min_value=v.FIRST_DAY, max_value=v.LAST_DAY))
+def test_a_business_date_a_period_can_name_is_accepted(day) -> None:  # type: ignore[no-untyped-def]
+    assert v.business_day(day, "start_date") == day
+
+
+@pytest.mark.parametrize("start,end,field", [
+    ("0024-12-31", None, "start_date"), ("1899-12-31", "2024-01-01", "start_date"),
+    ("2024-01-01", "9999-01-01", "end_date"),
+])
+def test_a_term_outside_the_years_a_period_can_name_is_refused(start: str, end: str | None,
+                                                               field: str) -> None:
+    from datetime import date
+
+    with pytest.raises(InvalidValue) as refused:
+        v.date_range(date.fromisoformat(start), date.fromisoformat(end) if end else None,
+                     "start_date", "end_date")
+    assert [e.field for e in refused.value.errors] == [field]

@@ -178,3 +178,17 @@ def test_under_steady_writes_to_this_quarter_the_other_spans_still_get_their_tur
     with world.c.engine.connect() as conn:
         assert fc.due(conn, TODAY)  # this quarter and the year, touched by the last write
     assert ask(world, Q1)[0] is not None  # every span had its turn
+
+
+def test_a_term_stored_before_dates_were_bounded_does_not_stop_the_refresher(
+        world: World) -> None:  # noqa: F811
+    """A start in the year 1 (accepted until 2026-12-05) made every refresh fail: the spans
+    reached back before the first year a period can name. They now start at 1900."""
+    world.c.views.catch_up()
+    with world.c.engine.begin() as conn:
+        conn.execute(changed.insert().values(position=1, from_date=date(1, 1, 1), to_date=None))
+    with world.c.engine.connect() as conn:
+        spans = fc.candidates(conn, date(1901, 6, 30))
+    assert [p.label for p in spans][:4] == ["1901-Q2", "1901", "1901-Q4", "1901-Q3"]
+    assert spans[-1].label == "1900-Q1"
+    assert fc.refresh_next(world.c.engine, date(1901, 6, 30)) is not None

@@ -353,6 +353,7 @@ ENGLISH = [
     "must be between 0 and 10^18 rupiah", "must be text", "must be text, not a date",
     "must be at most 200 characters", "must be a date YYYY-MM-DD",
     "must be a date YYYY-MM-DD (or DD/MM/YYYY)", "must not be before start_date",
+    "must be a date between 1900-01-01 and 9998-12-31",
     "is not a registered business", "must be a besar business",
     "must be a mikro, kecil or menengah business",
     "a company may only propose partnerships where it is the large party",
