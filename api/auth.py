@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
 from domain.access import Principal, Role
+from domain.errors import Forbidden
 
 TOKEN_PREFIX = "kl_"
 CACHE_SECONDS = 5.0
@@ -77,5 +78,5 @@ async def principal(request: Request,
     if who.role is Role.AUDITOR and request.method not in _READS:
         # Decided here, before the body or the path is validated: an auditor posting anything
         # is 403 (contract), never a 422 or 404 that depends on what was posted.
-        raise Problem(403, "the auditor role may not write anything")
+        raise Forbidden("the auditor role may not write anything")
     return who

@@ -163,15 +163,19 @@ def _open_xlsx(content: bytes, max_bytes: int) -> Upload:
         raise Problem(415, "the file is not a readable .xlsx workbook") from None
     header = ["" if h is None else str(h) for h in header_row]
     index = _header_index(header)
-    estimate = max((ws.max_row or 1) - 1, 0)
-    _check_row_count(estimate)
     # Every row is read once before anything is written (openpyxl reads lazily, and a damaged
-    # cell raises where it is met): a workbook that cannot be read to its end is a 422.
-    number = 1
+    # cell raises where it is met): a workbook that cannot be read to its end is a 422, and
+    # one with too many rows a 413, before any row goes in. Only rows holding a value count:
+    # the sheet's declared size (`max_row`) also counts formatted empty rows.
+    estimate, number = 0, 1
     try:
-        for number, _ in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
-            if number - 1 > MAX_ROWS:
-                break
+        for number, cells in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+            if any(c is not None and str(c).strip() for c in cells):
+                estimate += 1
+                if estimate > MAX_ROWS:
+                    raise Problem(413, f"the file has more than {MAX_ROWS} rows; split it")
+    except Problem:
+        raise
     except Exception as e:  # openpyxl raises many types for a damaged sheet
         row = number + 1
         raise Problem(422, f"row {row} of the workbook cannot be read ({type(e).__name__})",
@@ -180,8 +184,6 @@ def _open_xlsx(content: bytes, max_bytes: int) -> Upload:
 
     def rows() -> Iterator[ImportRow]:
         for number, cells in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
-            if number - 1 > MAX_ROWS:
-                raise Problem(413, f"the file has more than {MAX_ROWS} rows; split it")
             if any(c is not None and str(c).strip() for c in cells):
                 yield parse_row(number, list(cells), index)
     return Upload("xlsx", estimate, rows)
@@ -232,9 +234,16 @@ def parse_row(number: int, cells: list[Any], index: dict[str, int]) -> ImportRow
     return ImportRow(number=number, external_ref=ref, values=values, errors=errors)
 
 
+# What Excel writes in a cell whose formula failed (and what a CSV saved from it holds).
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                          "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!"})
+
+
 def _cell(column: str, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, str) and raw.strip().upper() in EXCEL_ERRORS:
+        raise ValueError(f"holds the spreadsheet error {raw.strip()}, not a value")
     if column in DATE_COLUMNS:
         return _day(raw)
     if column == "value_idr":

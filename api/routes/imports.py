@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from api import deps, imports
 from api.auth import principal
 from api.exports import CSV_MEDIA, XLSX_MEDIA
+from api.problems import Problem
 from domain.access import Principal, require_role
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -68,10 +69,19 @@ def import_template(who: Principal = Depends(principal),
 def import_partnerships(
     request: Request,
     file: Annotated[UploadFile, File(description=".csv or .xlsx with the template's header")],
-    dry_run: Annotated[bool, Form()] = False,
+    dry_run_form: Annotated[bool | None, Form(alias="dry_run")] = None,
+    dry_run_query: Annotated[bool | None, Query(
+        alias="dry_run", description="the same as the form field `dry_run` (either may be "
+                                     "given; both must then agree)")] = None,
     who: Principal = Depends(principal),
 ) -> ImportAnswer:
     require_role(who, "partnership.propose")  # 403 before reading a byte of the file
+    # `?dry_run=true` on the URL used to be ignored and the file imported for real: a caller
+    # who asked for a dry run, either way, must never get a write.
+    if None not in (dry_run_form, dry_run_query) and dry_run_form != dry_run_query:
+        raise Problem(422, "dry_run differs between the URL and the form", errors=[
+            {"field": "dry_run", "message": "the URL and the form disagree"}])
+    dry_run = bool(dry_run_form or dry_run_query)
     c = deps.container(request)
     limit = c.settings.max_upload_bytes
     content = file.file.read(limit + 1)

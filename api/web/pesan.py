@@ -73,6 +73,8 @@ _CATALOG: tuple[tuple[str, str], ...] = (
     (r"the header row lacks the column\(s\) (.+) \(download the template\)",
      r"baris judul tidak memuat kolom \1 (unduh template)"),
     (r"missing column (.+)", r"kolom \1 tidak ada"),
+    (r"holds the spreadsheet error (\S+), not a value",
+     r"berisi galat lembar kerja \1, bukan nilai"),
     # --- evidence review (domain/partnership.py) ---
     (r"decision: must be verified or rejected", "keputusan harus diverifikasi atau ditolak"),
     (r"evidence (\S+) was already reviewed \(verified\); submit a new file instead",

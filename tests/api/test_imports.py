@@ -339,3 +339,54 @@ def test_a_date_before_1900_is_a_rejected_row_not_a_partnership_in_the_year_24(
         (2, [("start_date", "must be a date between 1900-01-01 and 9998-12-31")]),
         (3, [("start_date", "must be a date between 1900-01-01 and 9998-12-31")]),
         (4, [("end_date", "must be a date between 1900-01-01 and 9998-12-31")])]
+
+
+def test_a_workbook_with_a_formatted_empty_cell_far_below_counts_only_its_rows(
+        client: Any, world: dict[str, str]) -> None:
+    """`max_row` counts formatted empty rows: a 5 KB workbook with a bordered empty cell at
+    row 250,000 was refused as a file of 249,999 rows."""
+    from openpyxl.styles import Border, Side
+
+    wb = load_workbook(io.BytesIO(xlsx_file([[*row("F-1").values()], [*row("F-2").values()]])))
+    wb.active.cell(row=250_000, column=1).border = Border(top=Side(style="thin"))
+    out = io.BytesIO()
+    wb.save(out)
+    body = expect(send(client, world["company"], out.getvalue(), name="k.xlsx", media=XLSX), 200)
+    assert (body["rows"], body["accepted"]) == (2, 2), body
+
+
+def test_a_workbook_with_too_many_rows_is_413_before_any_row_goes_in(
+        client: Any, world: dict[str, str], monkeypatch: Any) -> None:
+    import api.imports
+
+    monkeypatch.setattr(api.imports, "MAX_ROWS", 3)
+    head = expect(client.get("/v1/health"), 200)["position"]
+    content = xlsx_file([[*row(f"M-{i}").values()] for i in range(4)])
+    assert_problem(send(client, world["company"], content, name="k.xlsx", media=XLSX), 413)
+    assert expect(client.get("/v1/health"), 200)["position"] == head
+    body = expect(send(client, world["company"], xlsx_file(
+        [[*row(f"M-{i}").values()] for i in range(3)]), name="k.xlsx", media=XLSX), 200)
+    assert body["accepted"] == 3
+
+
+def test_a_cell_holding_an_excel_error_is_a_rejected_row(client: Any,
+                                                         world: dict[str, str]) -> None:
+    content = xlsx_file([[*row("E-1", title="#N/A").values()], [*row("E-2").values()]])
+    body = expect(send(client, world["company"], content, name="k.xlsx", media=XLSX), 200)
+    assert body["accepted"] == 1
+    assert [(r["row"], [e["column"] for e in r["errors"]]) for r in body["rejected"]] == [
+        (2, ["title"])]
+
+
+def test_dry_run_on_the_url_is_a_dry_run_too(client: Any, world: dict[str, str]) -> None:
+    head = expect(client.get("/v1/health"), 200)["position"]
+    files = {"file": ("k.csv", csv_file([row("D-1")]), "text/csv")}
+    body = expect(client.post("/v1/imports/partnerships", params={"dry_run": "true"},
+                              headers=bearer(world["company"]), files=files), 200)
+    assert (body["accepted"], body["dry_run"]) == (1, True)
+    assert expect(client.get("/v1/health"), 200)["position"] == head
+    conflict = client.post("/v1/imports/partnerships", params={"dry_run": "true"},
+                           data={"dry_run": "false"}, headers=bearer(world["company"]),
+                           files=files)
+    assert assert_problem(conflict, 422)["errors"][0]["field"] == "dry_run"
+    assert expect(client.get("/v1/health"), 200)["position"] == head

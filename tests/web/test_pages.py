@@ -369,7 +369,7 @@ ENGLISH = [
     "the file is not a readable .xlsx workbook", "the file has more than 100000 rows; split it",
     "the file has 100001 rows, more than the 100000 one import accepts; split it",
     "the header row lacks the column(s) pola, title (download the template)",
-    "missing column pola",
+    "missing column pola", "holds the spreadsheet error #N/A, not a value",
     "decision: must be verified or rejected",
     "evidence e1 was already reviewed (verified); submit a new file instead",
     "evidence e1 was already reviewed (rejected); submit a new file instead",
