@@ -111,11 +111,17 @@ def _open_csv(content: bytes) -> Upload:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # "CSV" saved by Excel on Windows
+        # "CSV" saved by Excel on Windows is cp1252; a file pasted together from both kinds
+        # keeps its UTF-8 lines as UTF-8 (decoding it all as cp1252 turned "Café" into
+        # "CafÃ©" without a word).
+        text = "\n".join(_decode_line(line) for line in content.split(b"\n"))
+        text = text.lstrip("\ufeff")
     lines = text.splitlines()  # \n, \r\n and the old Mac \r alike
     first = lines[0] if lines else ""
-    # Excel in an Indonesian locale separates with ';' (the comma is the decimal mark).
-    delimiter = max((",", ";", "\t"), key=lambda d: len(_known(first.split(d))))
+    # Excel in an Indonesian locale separates with ';' (the comma is the decimal mark); the
+    # header's names may be quoted.
+    delimiter = max((",", ";", "\t"), key=lambda d: len(_known(
+        next(csv.reader([first], delimiter=d), []))))
 
     def reader() -> Any:  # newline="": csv sees every line ending, quoted ones included
         return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -143,6 +149,13 @@ def _open_csv(content: bytes) -> Upload:
             if any(c.strip() for c in cells):
                 yield parse_row(number, cells, index)
     return Upload("csv", estimate, rows)
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors="replace")
 
 
 def _open_xlsx(content: bytes, max_bytes: int) -> Upload:

@@ -390,3 +390,25 @@ def test_dry_run_on_the_url_is_a_dry_run_too(client: Any, world: dict[str, str])
                            files=files)
     assert assert_problem(conflict, 422)["errors"][0]["field"] == "dry_run"
     assert expect(client.get("/v1/health"), 200)["position"] == head
+
+
+def test_a_semicolon_csv_with_quoted_header_names_is_read(client: Any,
+                                                          world: dict[str, str]) -> None:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", quoting=csv.QUOTE_ALL)
+    w.writerow(HEADER)
+    w.writerow([row("Q-1")[c] for c in HEADER])
+    body = expect(send(client, world["company"], out.getvalue().encode()), 200)
+    assert (body["accepted"], body["rejected"]) == (1, []), body
+
+
+def test_utf8_lines_stay_utf8_in_a_file_with_one_cp1252_line(
+        client: Any, world: dict[str, str]) -> None:
+    utf8 = csv_file([row("U-1", title="Kopi Café Bu Dewi")])
+    cp1252 = "U-2,{},{},rantai_pasok,,Kue Lapis Légit,2024-01-01,,5000000,32.16.01\n".format(
+        LARGE_A, UMKM_A).encode("cp1252")
+    body = expect(send(client, world["company"], utf8 + cp1252), 200)
+    assert body["accepted"] == 2, body
+    titles = {p["title"] for p in expect(client.get(
+        "/v1/partnerships", headers=bearer(world["company"])), 200)["items"]}
+    assert {"Kopi Café Bu Dewi", "Kue Lapis Légit"} <= titles
