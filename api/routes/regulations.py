@@ -143,4 +143,4 @@ def list_regulations(
                                         headers=exports.next_page_headers(request, next_cursor,
                                                                           position))
     return {"items": items, "next_cursor": next_cursor, "position": position,
-            "as_of": deps.now(request).isoformat()}
+            "as_of": deps_instant(deps.now(request))}

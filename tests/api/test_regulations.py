@@ -94,6 +94,7 @@ def test_list_by_region_includes_parents_and_children(client, make_token):
     assert {i["id"] for i in body["items"]} == {"perbup-bekasi-73-2020",
                                                 "permendag-23-2021-pasal-7"}
     assert w["position"] <= body["position"]
+    assert body["as_of"].endswith("+07:00")  # instants are shown in WIB (ADR 0006)
     every = expect(client.get("/v1/regulations?region=33", headers=admin), 200)
     assert {i["id"] for i in every["items"]} == {"perda-rembang-x", "permendag-23-2021-pasal-7"}
 
