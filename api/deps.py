@@ -113,13 +113,27 @@ def showable(instant: datetime) -> bool:
     return True
 
 
+# RFC 3339 §5.6 date-time (with §5.6's note: "T" or a space, either case; "Z" either case).
+# `datetime.fromisoformat` alone also takes ISO 8601 forms RFC 3339 does not (20241231T170000Z,
+# week dates, +0700, +07, offsets with seconds).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})",
+                      re.ASCII)
+
+
 def parse_instant(value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
-    try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        instant = None
+    instant = None
+    if _RFC3339.fullmatch(value):
+        text = value[:10] + "T" + value[11:]
+        text = text[:-1] + "+00:00" if text[-1] in "Zz" else text
+        fraction = re.search(r"\.(\d+)", text)
+        if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds
+            text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:  # 2024-02-30, 25:00
+            instant = None
     if instant is None or instant.tzinfo is None:
         raise Problem(422, f"{field} must be an RFC 3339 instant with an offset",
                       errors=[{"field": field, "message": "must be an RFC 3339 instant with an "

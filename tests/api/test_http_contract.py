@@ -144,6 +144,23 @@ def test_a_business_date_outside_1900_to_9998_is_422_naming_its_field(
     assert [e["field"] for e in problem["errors"]] == [field]
 
 
+@pytest.mark.parametrize("as_of,status", [
+    ("2999-01-01T00:00:00Z", 200), ("2999-01-01t00:00:00z", 200),  # RFC 3339 allows lowercase
+    ("2999-01-01 00:00:00+07:00", 200), ("2999-01-01T00:00:00.123456789+07:00", 200),
+    ("29990101T000000Z", 422), ("2999-W01-1T00:00:00Z", 422), ("2999-01-01T00:00:00+0700", 422),
+    ("2999-01-01T00:00:00+07", 422), ("2999-01-01T00:00:00+07:00:30", 422),
+    ("2999-01-01T00:00:00", 422), ("2999-01-01T00:00Z", 422),
+])
+def test_as_of_takes_rfc_3339_instants_only(parties: Parties, as_of: str, status: int) -> None:
+    """ISO 8601 forms that RFC 3339 does not have (basic format, week dates, offsets without a
+    colon or with seconds) were taken; the lowercase t and z that it has were refused."""
+    pid = parties.propose()
+    response = parties.read(pid, as_of=as_of)
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert assert_problem(response, 422)["errors"][0]["field"] == "as_of"
+
+
 def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
     c = parties.client
     head = expect(c.get("/v1/health"), 200)["position"]
