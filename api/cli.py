@@ -149,12 +149,8 @@ def token_list(
     container = open_container()
     try:
         container.views.read_position(None)  # caught up, as every projection read
-        rows, after = [], 0
         with container.engine.connect() as conn:
-            while page := access_tokens.query(conn, after_seq=after, limit=1000,
-                                              include_revoked=include_revoked, role=role):
-                rows += page
-                after = page[-1]["seq"]
+            rows = access_tokens.every(conn, include_revoked=include_revoked, role=role)
     finally:
         container.close()
 

@@ -93,3 +93,13 @@ def _read(row: Any) -> dict[str, Any]:
             "region": row["region"], "nibs": json.loads(row["nibs"]), "name": row["name"],
             "issued_at": instant(row["issued_at"]), "issued_by": row["issued_by"],
             "revoked_at": instant(row["revoked_at"]), "revoked_by": row["revoked_by"]}
+
+
+def every(conn: sa.Connection, *, include_revoked: bool = False,
+          role: str | None = None) -> list[dict[str, Any]]:
+    """All of them, in the order they were issued (a few hundred at most: one per holder)."""
+    rows: list[dict[str, Any]] = []
+    while page := query(conn, after_seq=rows[-1]["seq"] if rows else 0, limit=1000,
+                        include_revoked=include_revoked, role=role):
+        rows += page
+    return rows

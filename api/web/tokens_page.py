@@ -18,7 +18,7 @@ from api import deps
 from api.auth import new_secret, secret_hash
 from api.logs import command_done
 from api.web import pesan
-from api.web.common import guard, not_found, render
+from api.web.common import ROLE_NAMES, guard, not_found, render
 from api.web.session import check_csrf
 from domain.access import Principal
 from domain.errors import DomainError, InvalidValue, NotFound
@@ -26,8 +26,7 @@ from projections import access_tokens
 
 router = APIRouter(include_in_schema=False)
 
-ROLES = {"admin": "Admin", "dinas": "Dinas", "auditor": "Auditor", "company": "Perusahaan",
-         "umkm": "UMKM"}
+ROLES = {role.value: label for role, label in ROLE_NAMES.items()}
 FIELDS = {"role": "Peran", "region": "Wilayah", "nibs": "NIB", "name": "Nama"}
 
 
@@ -37,12 +36,8 @@ def _page(request: Request, who: Principal, *, semua: bool, status: int = 200,
     views are folded in the background, so that it shows what was just issued or revoked."""
     c = deps.container(request)
     c.views.read_position(posisi)
-    rows, after = [], 0
     with c.engine.connect() as conn:
-        while page := access_tokens.query(conn, after_seq=after, limit=1000,
-                                          include_revoked=semua):
-            rows += page
-            after = page[-1]["seq"]
+        rows = access_tokens.every(conn, include_revoked=semua)
     return render(request, "token.html", who, status=status, active="token", tokens=rows,
                   roles=ROLES, semua=semua, **context)
 
