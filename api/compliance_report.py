@@ -97,7 +97,7 @@ def facts_from_views(conn: sa.Connection, nib: str) -> tuple[BusinessFacts | Non
 def _business_facts(b: Business) -> BusinessFacts:
     return BusinessFacts(
         nib=b.nib, name=b.name, region_code=b.region_code, kbli=tuple(b.kbli),
-        scale_periods=tuple((e.effective_date, e.scale) for e in b.scale_history),
+        scale_periods=tuple(b.scale_periods()),
         facts=tuple(DeclaredFact(f.name, f.value, f.unit, f.effective_date, f.recorded_at)
                     for f in b.facts))
 

@@ -31,6 +31,21 @@ class ScaleEntry:
     basis: dict[str, int] | None
 
 
+def ordered_scales(entries: list[ScaleEntry]) -> list[ScaleEntry]:
+    """The registration's entry (the first recorded) first, then the changes by effective date
+    (ties: recorded order). The registered scale is the baseline before the first change,
+    whatever date the registration carries: a business registered today as mikro whose
+    graduation to besar on 2024-02-15 is recorded next was mikro before 2024-02-15 and besar
+    since (until 2026-12-05 the registration's date sorted it after such a change, making the
+    business besar "before" and mikro again from its registration day). Robust to the order
+    snapshots stored: the registration is found by its instant."""
+    if not entries:
+        return []
+    first = min(range(len(entries)), key=lambda i: (entries[i].recorded_at, i))
+    rest = entries[:first] + entries[first + 1:]
+    return [entries[first], *sorted(rest, key=lambda e: (e.effective_date, e.recorded_at))]
+
+
 @dataclass(frozen=True)
 class Fact:
     name: str
@@ -92,8 +107,7 @@ class Business(Aggregate):
         def apply(self, b: Business) -> None:
             entry = ScaleEntry(self.to_scale, date.fromisoformat(self.effective_date),
                                self.timestamp, self.basis)
-            b.scale_history = sorted([*b.scale_history, entry],
-                                     key=lambda e: (e.effective_date, e.recorded_at))
+            b.scale_history = ordered_scales([*b.scale_history, entry])
 
     class FactDeclared(Event):
         TOPIC = "kemitraan.Business.FactDeclared"
@@ -180,12 +194,19 @@ class Business(Aggregate):
 
     # ---- queries ----------------------------------------------------------------------------
 
+    def scale_periods(self) -> list[tuple[date, str]]:
+        """(from, scale) in date order: the registered scale from the beginning (`date.min`),
+        then each change from its effective date (see `ordered_scales`)."""
+        registered, *changes = ordered_scales(self.scale_history)
+        return [(date.min, registered.scale), *((e.effective_date, e.scale) for e in changes)]
+
     def scale_on(self, day: date) -> str:
-        """The scale in force on `day` (before the first entry: the registered scale)."""
-        current = self.scale_history[0].scale
-        for entry in self.scale_history:
-            if entry.effective_date <= day:
-                current = entry.scale
+        """The scale in force on `day`: the last change effective by then, else the registered
+        scale (whatever the registration's own date: a change dated before it still counts)."""
+        current = ""
+        for start, scale in self.scale_periods():
+            if start <= day:
+                current = scale
         return current
 
     def latest_affiliation(self, umkm_nib: str) -> Affiliation | None:

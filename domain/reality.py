@@ -21,7 +21,7 @@ both ends, `None` as an end means open-ended):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -253,8 +253,7 @@ def facts_from_partnership(p: Any) -> PartnershipFacts:
 
 def party_from_businesses(umkm: Any, large: Any) -> PartyFacts:
     """Party facts from the two `Business` aggregates (either may be None: unknown)."""
-    scales: Sequence[Any] = umkm.scale_history if umkm is not None else ()
     periods = large.affiliation_periods(umkm.nib) if (large is not None and umkm) else ()
     return PartyFacts(
-        scale_periods=tuple((e.effective_date, e.scale) for e in scales),
+        scale_periods=tuple(umkm.scale_periods()) if umkm is not None else (),
         affiliations=tuple((a.effective_date, a.ended_date) for a in periods))

@@ -158,8 +158,12 @@ scale = sa.Table(
     "view_real_scale", metadata,
     sa.Column("nib", sa.String(13), primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True),  # ties on a date: the later one wins
+    # The registered scale is the baseline: its row starts at date.min, whatever date the
+    # registration carries (`domain.business.ordered_scales`). `registered` marks that row;
+    # added 2026-12-05 with the rule, so that existing stores rebuild this view on start.
     sa.Column("from_date", sa.Date, nullable=False),
     sa.Column("scale", sa.String(20), nullable=False),
+    sa.Column("registered", sa.Boolean, nullable=False, default=False),
 )
 affiliation = sa.Table(
     "view_real_affiliation", metadata,
@@ -225,15 +229,14 @@ class RealPartnershipsView(View):
         self._seq = tracking.notification_id
         self._businesses.append({"id": str(e.originator_id), "nib": e.nib})
         self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
-                             "from_date": date.fromisoformat(e.effective_date),
-                             "scale": e.scale})
+                             "from_date": date.min, "scale": e.scale, "registered": True})
 
     @process_event.register(Business.ScaleChanged)
     def _scale_changed(self, e: Business.ScaleChanged, tracking: Tracking) -> None:
         self._seq = tracking.notification_id
         self._scales.append({"bid": str(e.originator_id), "seq": tracking.notification_id,
                              "from_date": date.fromisoformat(e.effective_date),
-                             "scale": e.to_scale})
+                             "scale": e.to_scale, "registered": False})
 
     @process_event.register(Business.AffiliationDeclared)
     @process_event.register(Business.AffiliationEnded)
@@ -272,7 +275,7 @@ class RealPartnershipsView(View):
         if self._scales:
             insert_rows(conn, scale, [
                 {"nib": nibs[s["bid"]], "seq": s["seq"], "from_date": s["from_date"],
-                 "scale": s["scale"]} for s in self._scales])
+                 "scale": s["scale"], "registered": s["registered"]} for s in self._scales])
         new: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         for bid, e, seq in self._affiliations:

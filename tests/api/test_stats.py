@@ -276,3 +276,28 @@ def test_figures_beyond_64_bits_are_answered_exactly(ledger: Ledger,
     assert r.headers["content-type"] == "application/json"
     assert body["groups"] == [{"key": LARGE_A, **figures}]
     assert body["totals"]["agreement_value_idr"] == huge
+
+
+def test_a_graduation_recorded_after_registration_but_dated_before_it_cuts_only_later_days(
+        ledger: Ledger) -> None:
+    """The clock says 2024-03-01, the registrations' date. The UMKM's graduation to besar on
+    2024-02-15 is recorded next: it was UMKM until 2024-02-14 (the registered scale is the
+    baseline), besar since — not besar "before" and mikro again from its registration day."""
+    position = ledger.real(LARGE_A, UMKM_A, REGION_A)
+    graduated = expect(ledger.client.post(
+        f"/v1/businesses/{UMKM_A}/scale-changes", headers=bearer(ledger.admin),
+        json={"scale": "besar", "effective_date": "2024-02-15"}), 201)
+    assert graduated["position"] > position
+    after = {"min_position": graduated["position"]}
+
+    def real(start: str, end: str) -> int:
+        return expect(ledger.get(ledger.admin, **{"from": start, "to": end}, **after),
+                      200)["totals"]["real"]
+
+    assert real("2024-01-01", "2024-02-29") == 1  # UMKM days: Jan 1 .. Feb 14
+    assert real("2024-02-15", "2024-02-29") == 0  # besar on every day
+    assert real("2024-03-01", "2024-03-31") == 0  # still besar, not mikro again
+    business = expect(ledger.client.get(f"/v1/businesses/{UMKM_A}",
+                                        headers=bearer(ledger.admin)), 200)
+    assert business["scale"] == "besar"
+    assert [e["scale"] for e in business["scale_history"]] == ["mikro", "besar"]

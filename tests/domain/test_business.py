@@ -47,6 +47,32 @@ def test_a_backdated_scale_change_takes_its_place_in_the_history():
     assert b.scale_on(date(2023, 6, 1)) == "kecil"
 
 
+def test_a_change_dated_before_the_registration_still_follows_the_registered_scale():
+    """Registered on 2022-01-03 as mikro; its graduation to besar on 2021-06-01 is recorded
+    next. Mikro before 2021-06-01, besar since, and besar today (the registration's date used
+    to sort it after the change: besar "before", mikro again from 2022-01-03)."""
+    b = registered()
+    later = datetime(2024, 5, 2, tzinfo=timezone.utc)
+    b.change_scale(DINAS, later, date(2021, 6, 1), Scale.BESAR, None)
+    [event] = b.collect_events()
+    assert (event.from_scale, event.to_scale) == ("mikro", "besar")
+    assert b.scale_on(date(2021, 5, 31)) == "mikro"
+    assert b.scale_on(date(2021, 6, 1)) == "besar"
+    assert b.scale_on(date(2024, 5, 2)) == "besar"
+    assert b.scale_periods() == [(date.min, "mikro"), (date(2021, 6, 1), "besar")]
+    assert [e.scale for e in b.scale_history] == ["mikro", "besar"]  # the registration first
+
+
+def test_the_registration_is_found_by_its_instant_in_a_history_stored_by_date():
+    """Snapshots taken before 2026-12-05 keep the history sorted by date alone."""
+    from domain.business import ScaleEntry, ordered_scales
+
+    registration = ScaleEntry("mikro", date(2022, 1, 3), NOW, None)
+    graduation = ScaleEntry("besar", date(2021, 6, 1), datetime(2024, 5, 2, tzinfo=timezone.utc),
+                            None)
+    assert ordered_scales([graduation, registration]) == [registration, graduation]
+
+
 def test_changing_to_the_scale_already_in_force_is_forbidden():
     b = registered()
     with pytest.raises(TransitionForbidden):
