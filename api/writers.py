@@ -4,9 +4,12 @@ The command cache (ADR 0010) saves a read per command, and is exact while one pr
 stream. Each server process holds a shared advisory lock for its lifetime on a connection of its
 own; a thread counts the holders every `interval` seconds, and while there is more than one the
 cache is paused (emptied, nothing kept), so that servers behind one load balancer never decide
-on each other's stale state. When the others are gone, it resumes, empty. Between a second
-server starting and the first noticing (at most `interval`), a stale entry costs what ADR 0010
-says: a refusal is decided again on the stored state, a save is a 409 once.
+on each other's stale state. When the others have been gone for `settle` seconds, it resumes,
+empty: a server whose guard connection dropped for a moment (a network blip, a PostgreSQL
+restart) is back before then, and the others must not cache meanwhile (a probe saw 30-70 409s
+per blip on plain sequential writes when they resumed at once). Between a second server
+starting and the first noticing (at most `interval`), a stale entry costs what ADR 0010 says: a
+refusal is decided again on the stored state, a save is a 409 once.
 
 SQLite has no such lock; its one server process owns the file (the CLI writes no stream a
 server may hold: `kemitraan import` only proposes new partnerships).
@@ -15,6 +18,7 @@ server may hold: `kemitraan import` only proposes new partnerships).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -31,10 +35,13 @@ HOLDERS = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND grante
 
 
 class CacheGuard:
-    def __init__(self, engine: Any, cache: CommandCache, interval: float = 1.0) -> None:
+    def __init__(self, engine: Any, cache: CommandCache, interval: float = 1.0,
+                 settle: float | None = None) -> None:
         self.engine = engine
         self.cache = cache
         self.interval = interval
+        self.settle = 5 * interval if settle is None else settle
+        self._crowded_at: float | None = None  # when another server (or doubt) was last seen
         self._conn: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,7 +81,12 @@ class CacheGuard:
                         type(e).__name__)
             self._close()
             holders = 0
+        alone_since = self._crowded_at
+        if holders != 1:
+            self._crowded_at = time.monotonic()
         if holders == 1:
+            if alone_since is not None and time.monotonic() - alone_since < self.settle:
+                return holders  # alone only for a moment: stay paused until it lasts
             if not self.cache.active:
                 log.info("writers.cache_resumed")
             self.cache.resume()

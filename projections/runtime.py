@@ -404,13 +404,15 @@ class Runtime:
             return self.catch_up()
         deadline = time.monotonic() + timeout
         reached = self.position()
-        while reached < position:
+        pause = 0.005  # doubling to 0.25 s: a server that only follows (another process folds)
+        while reached < position:  # is never notified, and the views get there in ~40 ms
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self.wake()
             with self._caught_up:
-                self._caught_up.wait(min(remaining, 0.25))
+                self._caught_up.wait(min(remaining, pause))
+            pause = min(pause * 2, 0.25)
             reached = self.position()
         return reached
 

@@ -106,8 +106,8 @@ def holders(container) -> int:  # type: ignore[no-untyped-def]
 def test_two_servers_on_one_database_pause_their_caches_until_one_stops(
         settings) -> None:  # type: ignore[no-untyped-def]
     first, second = build(settings), build(settings)  # default size: cache on
-    g1 = CacheGuard(first.engine, first.ledger.command_cache, interval=3600)
-    g2 = CacheGuard(second.engine, second.ledger.command_cache, interval=3600)
+    g1 = CacheGuard(first.engine, first.ledger.command_cache, interval=3600, settle=0.5)
+    g2 = CacheGuard(second.engine, second.ledger.command_cache, interval=3600, settle=0.5)
     try:
         g1.start()
         assert first.ledger.command_cache.active and holders(first) == 1
@@ -120,9 +120,20 @@ def test_two_servers_on_one_database_pause_their_caches_until_one_stops(
         b.amend(SYSTEM, T0, pid, changes={"title": "Dari server kedua"})
         # no stale entry left in the first server: no 409, the store's version 3 is the base
         assert a.amend(SYSTEM, T0, pid, changes={"value_idr": 5}).version == 4
+        # the second's guard connection drops for a moment (a blip): the first stays paused
+        with first.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE "
+                                 "locktype = 'advisory' AND classid = %s AND objid = %s AND "
+                                 "pid = %s", (*KEY, g2._conn.info.backend_pid))
+        time.sleep(0.2)
+        assert g1.check() == 1 and not first.ledger.command_cache.active
+        assert g2.check() == 0  # it notices, pauses, and registers again
+        assert g2.check() == 2 and g1.check() == 2
         g2.stop()
         assert holders(first) == 1
-        assert g1.check() == 1 and first.ledger.command_cache.active
+        assert g1.check() == 1 and not first.ledger.command_cache.active  # alone a moment only
+        time.sleep(0.5)
+        assert g1.check() == 1 and first.ledger.command_cache.active  # alone for `settle`
     finally:
         g1.stop()
         g2.stop()
