@@ -7,7 +7,7 @@ question (api/routes/stats.py, signals.py, partnerships.py): no SQL and no rules
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
@@ -18,11 +18,12 @@ from api import deps, exports
 from api.routes.partnerships import LIST_COLUMNS
 from api.routes.stats import current_quarter, stats_region
 from api.views import event_type, summary_read
+from api.web import pesan
 from api.web.common import guard, not_found, render, safe_next
 from api.web.session import authenticate, check_csrf, clear_session, set_session, web_principal
 from domain.access import Principal, Role, partnership_scope_filter
 from domain.clock import WIB, jakarta_date
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, StaleVersion
 from domain.values import Pola
 from projections import funnel_cube, partnership_list, scale_upgrades
 
@@ -244,10 +245,51 @@ def partnership_page(request: Request, pid: str,
                  "detail": _detail(e)} for e in events]
     today = jakarta_date(deps.now(request))
     may_review = who.role in (Role.ADMIN, Role.DINAS) and instant is None
+    # The UMKM named in a proposal answers it here: a partnership nobody confirmed is not real.
+    may_answer = (who.role is Role.UMKM and p.umkm_nib in who.nibs and p.status == "proposed"
+                  and instant is None)
     return render(request, "kemitraan_detail.html", who, active="kemitraan", p=p,
                   keadaan=p.effective_status(today), timeline=timeline, instant=instant,
-                  pada=pada or "", names=NAMES, may_review=may_review,
+                  pada=pada or "", names=NAMES, may_review=may_review, may_answer=may_answer,
                   evidence=list(p.evidence.values()), realizations=list(p.realizations.values()))
+
+
+@router.post("/kemitraan/{pid}/jawab")
+def answer(request: Request, pid: str, csrf: Annotated[str, Form(max_length=200)],
+           keputusan: Annotated[Literal["konfirmasi", "tolak"], Form()],
+           versi: Annotated[int, Form(ge=1, le=10**9)],
+           catatan: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """The UMKM confirms or declines the proposal it was shown (`versi`: a proposal amended
+    since is not answered unseen)."""
+    who = guard(request, "kemitraan")
+    if isinstance(who, Response):
+        return who
+    if not check_csrf(request, csrf):
+        return Response("CSRF token salah", status_code=403)
+    c = deps.container(request)
+    try:
+        agg_id = UUID(pid)
+        shown = c.ledger.get_partnership(who, agg_id)  # 404 outside the caller's scope
+        if who.role is not Role.UMKM or shown.umkm_nib not in who.nibs:
+            return not_found(request, who)  # only the UMKM named in it answers, here
+        if keputusan == "tolak" and not catatan.strip():
+            message = "Gagal: tuliskan alasan bila menolak, agar perusahaan tahu sebabnya."
+        elif keputusan == "tolak":
+            c.ledger.decline(who, deps.now(request), agg_id, reason=catatan.strip(),
+                             expected_version=versi)
+            message = "Kemitraan ditolak. Alasan Anda tercatat."
+        else:
+            c.ledger.confirm(who, deps.now(request), agg_id, note=catatan.strip() or None,
+                             expected_version=versi)
+            message = "Terima kasih: kemitraan ini Anda konfirmasi benar."
+    except (ValueError, NotFound):
+        return not_found(request, who)
+    except StaleVersion:
+        message = ("Gagal: kemitraan ini berubah sejak halaman dibuka. Periksa isinya lagi, "
+                   "lalu jawab.")
+    except DomainError as e:
+        message = "Gagal: " + pesan.indonesian(e.detail)
+    return RedirectResponse(f"/kemitraan/{pid}?pesan={quote(message)}", status_code=303)
 
 
 def _detail(e: Any) -> str:

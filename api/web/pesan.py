@@ -81,6 +81,11 @@ _CATALOG: tuple[tuple[str, str], ...] = (
      r"bukti \1 sudah diverifikasi; kirim berkas baru bila perlu"),
     (r"evidence (\S+) was already reviewed \(rejected\); submit a new file instead",
      r"bukti \1 sudah ditolak; kirim berkas baru bila perlu"),
+    # --- the UMKM's answer to a proposal (domain/partnership.py) ---
+    (r"cannot confirm a partnership that is (\w+)",
+     r"kemitraan yang berstatus \1 tidak dapat dikonfirmasi"),
+    (r"cannot decline a partnership that is (\w+)",
+     r"kemitraan yang berstatus \1 tidak dapat ditolak"),
     # --- tokens (domain/use_cases/tokens.py, domain/access_token.py) ---
     (r"a dinas token needs a region", "token dinas memerlukan wilayah"),
     (r"an? (\w+) token has no region", r"token \1 tidak memiliki wilayah"),

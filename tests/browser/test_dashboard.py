@@ -219,3 +219,22 @@ def test_an_admin_issues_and_revokes_a_token(demo: dict[str, Any], browser: Any)
     assert "Token dicabut" in page.content()
     assert page.locator("tr", has_text="Inspektorat Kota Balikpapan").count() == 0
     context.close()
+
+
+def test_the_umkm_confirms_the_proposal_waiting_for_it(demo: dict[str, Any],
+                                                       browser: Any) -> None:
+    base = demo["base"]
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    page = context.new_page()
+    _sign_in(page, base, demo["tokens"]["umkm"])
+    page.goto(base + "/kemitraan?status=proposed")
+    page.locator("table tbody tr a").first.click()
+    page.wait_for_selector("#jawaban")
+    page.screenshot(path=str(SHOTS / "konfirmasi.png"), full_page=True)
+    page.fill("#jawaban input[name=catatan]", "Benar, kami memasok setiap bulan")
+    page.click("#jawaban button:has-text('Konfirmasi')")
+    page.wait_for_load_state()
+    assert "Anda konfirmasi benar" in page.content()
+    assert page.locator("#status").text_content() == "Aktif"
+    assert page.locator("#jawaban").count() == 0
+    context.close()

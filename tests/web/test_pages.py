@@ -173,6 +173,40 @@ def test_a_dinas_verifies_evidence_from_the_queue_with_csrf(client: Any,
     assert got["evidence"][0]["review"]["decision"] == "verified"
 
 
+def test_the_umkm_confirms_or_declines_a_proposal_on_its_page(
+        client: Any, world: dict[str, str], make_token: Any) -> None:
+    pid = propose(client, world["company"], LARGE_A, UMKM_A, REGION_A, title="Rak keripik")["id"]
+    # the company sees no answer form; the UMKM does
+    sign_in(client, world["company"])
+    assert 'id="jawaban"' not in client.get(f"/kemitraan/{pid}").text
+    csrf = sign_in(client, world["umkm"])
+    page = client.get(f"/kemitraan/{pid}").text
+    assert 'id="jawaban"' in page and "Perlu jawaban Anda" in page
+    form = {"csrf": csrf, "versi": "1", "keputusan": "tolak", "catatan": ""}
+    assert client.post(f"/kemitraan/{pid}/jawab", data={**form, "csrf": "0" * 64}
+                       ).status_code == 403
+    assert "tuliskan alasan" in client.post(f"/kemitraan/{pid}/jawab", data=form).text
+    # the company amends the proposal after the UMKM opened it: not answered unseen
+    expect(post(client, world["company"], pid, "amend", {"value_idr": 7}), 200)
+    stale = client.post(f"/kemitraan/{pid}/jawab", data={**form, "keputusan": "konfirmasi"})
+    assert "berubah sejak halaman dibuka" in stale.text
+    done = client.post(f"/kemitraan/{pid}/jawab",
+                       data={**form, "keputusan": "konfirmasi", "versi": "2",
+                             "catatan": "Benar, kami bermitra"})
+    assert "Anda konfirmasi benar" in done.text and 'id="jawaban"' not in done.text
+    got = expect(client.get(f"/v1/partnerships/{pid}",
+                            headers={"Authorization": f"Bearer {world['umkm']}"}), 200)
+    assert (got["status"], got["version"]) == ("active", 3)
+    again = client.post(f"/kemitraan/{pid}/jawab", data={**form, "keputusan": "tolak",
+                                                          "versi": "3", "catatan": "x"})
+    assert "tidak dapat ditolak" in again.text
+    # another UMKM (or a company posting the form) gets 404, as for a page it may not see
+    other = propose(client, world["company"], LARGE_A, UMKM_A, REGION_A, title="Lain")["id"]
+    csrf = sign_in(client, world["company"])
+    assert client.post(f"/kemitraan/{other}/jawab", data={**form, "csrf": csrf}
+                       ).status_code == 404
+
+
 def test_an_admin_issues_a_token_sees_it_once_lists_and_revokes_it(
         client: Any, world: dict[str, str]) -> None:
     csrf = sign_in(client, world["admin"])
@@ -380,7 +414,8 @@ ENGLISH = [
     "a dinas token has no NIBs", "an auditor token has no NIBs",
     "3216099000001 is not a registered business", "3216099000001 is not a besar business",
     "3216099000001 is not a mikro, kecil or menengah business",
-    "the token is already revoked",
+    "the token is already revoked", "cannot confirm a partnership that is declined",
+    "cannot decline a partnership that is active",
 ]
 
 
