@@ -182,8 +182,13 @@ def partnership_list_page(
     items, next_seq = _list_rows(request, page, filters, 50, setelah)
     query = {k: v for k, v in (("pola", filters["pola"]), ("status", filters["status"]),
                                ("program", filters["program"]), ("wilayah", wilayah)) if v}
+    waiting = 0  # an UMKM's proposals waiting for its answer, pointed out at the top
+    if page.role is Role.UMKM:
+        waiting = len(_list_rows(request, page, {**_filters(None, "proposed", None, None),
+                                                 "umkm_nib": page.nibs[0]}, 100, None)[0])
     return render(request, "kemitraan.html", page, active="kemitraan", items=items,
-                  next_seq=next_seq, query=query, names=NAMES, polas=[p.value for p in Pola])
+                  next_seq=next_seq, query=query, names=NAMES, polas=[p.value for p in Pola],
+                  waiting=waiting)
 
 
 @router.get("/kemitraan/unduh.{ext}")

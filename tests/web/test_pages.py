@@ -180,6 +180,8 @@ def test_the_umkm_confirms_or_declines_a_proposal_on_its_page(
     sign_in(client, world["company"])
     assert 'id="jawaban"' not in client.get(f"/kemitraan/{pid}").text
     csrf = sign_in(client, world["umkm"])
+    listed = client.get("/kemitraan").text  # the world's own proposal was confirmed
+    assert "Ada 1 usulan kemitraan yang menunggu jawaban Anda" in listed
     page = client.get(f"/kemitraan/{pid}").text
     assert 'id="jawaban"' in page and "Perlu jawaban Anda" in page
     form = {"csrf": csrf, "versi": "1", "keputusan": "tolak", "catatan": ""}
@@ -194,6 +196,7 @@ def test_the_umkm_confirms_or_declines_a_proposal_on_its_page(
                        data={**form, "keputusan": "konfirmasi", "versi": "2",
                              "catatan": "Benar, kami bermitra"})
     assert "Anda konfirmasi benar" in done.text and 'id="jawaban"' not in done.text
+    assert 'id="menunggu"' not in client.get("/kemitraan").text
     got = expect(client.get(f"/v1/partnerships/{pid}",
                             headers={"Authorization": f"Bearer {world['umkm']}"}), 200)
     assert (got["status"], got["version"]) == ("active", 3)
