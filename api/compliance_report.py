@@ -253,7 +253,7 @@ COLUMNS = [Column("nib", "NIB"), Column("name", "Nama usaha"),
            Column("obligation_id", "Kewajiban"), Column("period", "Periode"),
            Column("measure", "Ukuran"), Column("unit", "Satuan"),
            Column("measured", "Terukur"), Column("required", "Wajib"),
-           Column("status", "Status"), Column("illustrative", "Ambang ilustratif"),
+           Column("status", "Status"), Column("illustrative", "Ketentuan ilustratif"),
            Column("reasons", "Alasan")]
 
 
@@ -331,7 +331,8 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
         text = (f"{rid} versi {number_}" + (f" (berlaku sejak {v.effective_from.isoformat()})"
                                              if v else "") + (f": {rule.title}" if rule else ""))
         if illustrative:
-            text += (" - AMBANG ILUSTRATIF (bukan angka resmi peraturan): "
+            text += (" - KETENTUAN ILUSTRATIF (ambang atau cakupan wajibnya contoh, bukan "
+                     "ketentuan resmi peraturan): "
                      + ", ".join(illustrative))
         pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
@@ -350,8 +351,9 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
                 STATUS_ID[r.status])))
     if any(r.illustrative for r in results):
         pdf.set_font("Helvetica", "I", 8)
-        pdf.multi_cell(0, 5, "* ambang ilustratif: peraturan tidak menerbitkan angka; angka ini "
-                       "hanya contoh dan bukan dasar hukum.", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, "* ketentuan ilustratif: peraturan tidak menerbitkan angka ini, atau "
+                       "tidak mewajibkan usaha ini dengan cara ini; hanya contoh dan bukan dasar "
+                       "hukum.", new_x="LMARGIN", new_y="NEXT")
     for nib in sorted(explanations):
         own = explanations[nib]
         pdf.add_page()
@@ -370,7 +372,7 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
             pct = " %" if r.measure == "share" else ""
             text = (f"Ukuran {r.measure}: terukur {number(r.measured)}{unit}{pct}, wajib "
                     f"{number(r.required)}{unit}{pct}"
-                    + (" (AMBANG ILUSTRATIF)" if r.illustrative else "") + ".")
+                    + (" (KETENTUAN ILUSTRATIF)" if r.illustrative else "") + ".")
             if r.reasons:
                 text += " Alasan: " + "; ".join(REASON_ID.get(x, x) for x in r.reasons) + "."
             if r.fact is not None:

@@ -212,8 +212,15 @@ def applicable_windows(obligation_id: str, versions: Sequence[RegulationVersion]
         ob = _obligation(v, obligation_id)
         if ob is None or not static_match(ob, v.pack, b):
             continue
+        since = date.min
+        fact = ob["applies_to"].get("declared_fact")
+        if fact:  # only operators of what the fact measures, from its first declaration
+            declared = [f.effective_date for f in b.facts if f.name == fact]
+            if not declared:
+                continue
+            since = min(declared)
         for w in _scale_windows(b.scale_periods, ob["applies_to"]["scale"]):
-            both = _intersect(w, (v.effective_from, v.effective_to))
+            both = _intersect(w, (max(v.effective_from, since), v.effective_to))
             if both is not None:
                 out.append((v, both))
     return out

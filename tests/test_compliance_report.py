@@ -87,7 +87,7 @@ def test_the_pdf_has_everything_a_letter_needs(tmp_path: Path) -> None:
     assert "Wilayah: 32.16" in first and "Periode: 2024-Q1 (2024-01-01 s.d. 2024-03-31)" in first
     assert "Data per (as-of): " in first and "WIB" in first
     assert "perbup-bekasi-73-2020 versi 1 (berlaku sejak 2021-01-01)" in first
-    assert "AMBANG ILUSTRATIF" in first and "usaha-besar-bermitra-mikro" in first
+    assert "KETENTUAN ILUSTRATIF" in first and "usaha-besar-bermitra-mikro" in first
     table = "\n".join(p for p in pages if "Penjelasan:" not in p)
     for nib in (COMPLIANT, LATE, NONE_):
         assert nib in table
@@ -100,7 +100,7 @@ def test_the_pdf_has_everything_a_letter_needs(tmp_path: Path) -> None:
     assert pids["unrealized"] in late and pids["kecil"] in late
     assert "tidak ada realisasi terverifikasi dalam periode" in late
     assert "mitra di luar kriteria kewajiban" in late
-    assert "terukur 0" in late and "wajib 1" in late and "AMBANG ILUSTRATIF" in late
+    assert "terukur 0" in late and "wajib 1" in late and "KETENTUAN ILUSTRATIF" in late
 
 
 def test_csv_and_xlsx_carry_the_same_rows(tmp_path: Path) -> None:

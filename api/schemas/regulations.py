@@ -22,6 +22,11 @@ class AppliesTo(Strict):
     scale: Annotated[list[Scale], Field(min_length=1)]
     kbli_prefix: list[Annotated[str, Field(pattern=r"^\d{1,5}$")]] = []
     region_prefix: RegionPrefix = ""
+    declared_fact: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$", description=(
+        "only businesses that declared this fact (e.g. `commercial_area`), from its first "
+        "effective date: the operators an instrument binds where no KBLI names them (a "
+        "shopping centre, a terminal); an operator that declared none is not evaluated"))] \
+        | None = None
 
 
 class PartnerFilter(Strict):

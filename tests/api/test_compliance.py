@@ -315,3 +315,23 @@ def test_the_list_counts_exactly_what_the_explanation_counts(world: World,
         assert any(r.left_out for r in explained)
     [grace] = [r for r in explained if r.obligation_id == "ganti-mitra" and r.nib == LARGE_A]
     assert graduated in [c.id for c in grace.counted]  # besar since March, within its year
+
+
+@pytest.mark.parametrize("pack_file", ["pp-7-2021-pasal-60.json", "permendag-23-2021-pasal-7.json"])
+def test_the_example_share_packs_bind_only_operators_of_an_area(world: World,
+                                                                pack_file: str) -> None:
+    """rules/: PP 7/2021 binds infrastructure operators, Permendag 23/2021 shopping-centre
+    managers (docs/domain.md §4). Every large business used to be listed non_compliant under
+    them (a bakery too); only one that declared a commercial area is evaluated now."""
+    import json
+    from pathlib import Path
+
+    pack = json.loads((Path(__file__).parents[2] / "rules" / pack_file).read_text())
+    world.enact(pack)
+    listing = {"region": "32", "period": "2024", "regulation": pack["id"]}
+    assert expect(world.get("/v1/compliance", **listing), 200)["items"] == []
+    expect(world.client.post(f"/v1/businesses/{LARGE_A}/facts", headers=bearer(world.admin),
+                             json={"name": "commercial_area", "value": "1000", "unit": "m2",
+                                   "effective_date": "2023-01-01"}), 201)
+    items = expect(world.get("/v1/compliance", **listing), 200)["items"]
+    assert [(i["nib"], i["status"]) for i in items] == [(LARGE_A, "non_compliant")]

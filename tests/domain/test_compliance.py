@@ -215,6 +215,22 @@ def test_applicability_by_region_kbli_and_scale() -> None:
     assert due("wajib", [national_prefix], BUSINESS, Y2024) is None
 
 
+def test_an_obligation_for_operators_binds_only_businesses_that_declared_the_fact() -> None:
+    """`applies_to.declared_fact`: PP 7/2021, Permendag 23/2021 and Perda DKI 2/2018 bind
+    operators of an area (a terminal, a shopping centre) that no KBLI names: a bakery that
+    declared no commercial area is not obliged (it was evaluated, and non_compliant)."""
+    operators = SHARE | {"period": "quarter", "applies_to": {
+        "scale": ["besar"], "kbli_prefix": [], "region_prefix": "32.16",
+        "declared_fact": "commercial_area"}}
+    v = version(operators)
+    assert due("wajib", [v], BUSINESS, Q2) is None  # no area declared: not an operator
+    since_may = replace(BUSINESS, facts=(replace(AREA, effective_date=D("2024-05-01")),))
+    assert [p.label for p in (Q1, Q2, Q3) if due("wajib", [v], since_may, p)] == \
+        ["2024-Q2", "2024-Q3"]
+    other = replace(BUSINESS, facts=(replace(AREA, name="plantation_area"),))
+    assert due("wajib", [v], other, Q3) is None
+
+
 def test_a_business_that_became_besar_mid_year_is_obliged_from_then() -> None:
     grew = replace(BUSINESS, scale_periods=((D("2019-01-01"), "menengah"),
                                             (D("2024-07-15"), "besar")))
