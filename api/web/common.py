@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.web import format as fmt
 from api.web import pesan
-from api.web.session import COOKIE, csrf_token, web_principal
+from api.web.session import COOKIE, csrf_token, shown_message, web_principal
 from domain.access import Principal, Role
 
 HERE = Path(__file__).parent
@@ -71,7 +71,7 @@ def render(request: Request, name: str, who: Principal | None, *, status: int = 
         "who": who, "role_name": ROLE_NAMES.get(who.role) if who else None,
         "menu": menu(who) if who else [], "active": active,
         "csrf": csrf_token(secret) if (who and secret) else "",
-        "pesan": request.query_params.get("pesan"), **context}, status_code=status)
+        "pesan": shown_message(request), **context}, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
@@ -20,7 +19,9 @@ from api.routes.stats import current_quarter, stats_region
 from api.views import event_type, summary_read
 from api.web import pesan
 from api.web.common import guard, not_found, render, safe_next
-from api.web.session import authenticate, check_csrf, clear_session, set_session, web_principal
+from api.web.session import (
+    authenticate, check_csrf, clear_session, message_url, set_session, web_principal,
+)
 from domain.access import Principal, Role, partnership_scope_filter
 from domain.clock import WIB, jakarta_date
 from domain.errors import DomainError, NotFound, StaleVersion
@@ -61,8 +62,8 @@ NAMES = {"pola": POLA_NAMES, "program": PROGRAM_NAMES, "status": STATUS_NAMES,
 # ---- sign in / out ----------------------------------------------------------------------------
 
 @router.get("/masuk")
-def sign_in_page(request: Request, lanjut: str | None = None) -> Response:
-    return render(request, "masuk.html", None, lanjut=safe_next(lanjut))
+def sign_in_page(request: Request, lanjut: str | None = None, keluar: bool = False) -> Response:
+    return render(request, "masuk.html", None, lanjut=safe_next(lanjut), keluar=keluar)
 
 
 @router.post("/masuk")
@@ -84,7 +85,7 @@ def sign_in(request: Request, token: Annotated[str, Form(max_length=200)] = "",
 def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if web_principal(request) is not None and not check_csrf(request, csrf):
         return Response("CSRF token salah", status_code=403)
-    response = RedirectResponse("/masuk?pesan=Anda+telah+keluar.", status_code=303)
+    response = RedirectResponse("/masuk?keluar=true", status_code=303)
     clear_session(response)
     return response
 
@@ -238,8 +239,9 @@ def partnership_page(request: Request, pid: str,
                 c.ledger.get_partnership(who, UUID(pid))
             except (ValueError, NotFound):
                 return not_found(request, who)
-            return RedirectResponse(f"/kemitraan/{pid}?pesan=" + quote(
-                "Kemitraan ini belum tercatat pada waktu yang dipilih."), status_code=303)
+            return RedirectResponse(message_url(
+                request, f"/kemitraan/{pid}", "Kemitraan ini belum tercatat pada waktu yang "
+                                              "dipilih."), status_code=303)
         return not_found(request, who)
     seqs = c.event_log.positions(agg_id)
     timeline = [{"seq": seqs.get(e.originator_version), "version": e.originator_version,
@@ -294,7 +296,7 @@ def answer(request: Request, pid: str, csrf: Annotated[str, Form(max_length=200)
                    "lalu jawab.")
     except DomainError as e:
         message = "Gagal: " + pesan.indonesian(e.detail)
-    return RedirectResponse(f"/kemitraan/{pid}?pesan={quote(message)}", status_code=303)
+    return RedirectResponse(message_url(request, f"/kemitraan/{pid}", message), status_code=303)
 
 
 def _detail(e: Any) -> str:

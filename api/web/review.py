@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
@@ -15,7 +15,7 @@ from api.routes.evidence import evidence_content
 from api.web import pesan
 from api.web.common import guard, not_found, render, safe_next
 from api.web.pages import NAMES
-from api.web.session import check_csrf, web_principal
+from api.web.session import check_csrf, message_url, web_principal
 from api.web.common import sign_in_redirect
 from domain.access import partnership_scope_filter
 from domain.errors import DomainError, NotFound
@@ -61,7 +61,11 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     if not check_csrf(request, csrf):
         return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
-    if keputusan == "rejected" and not alasan.strip():
+    if keputusan == "verified" and alasan.strip():
+        # Only the rejection's form carries a reason: a reason with "verified" is a form
+        # filled by hand or an old page, and verifying cannot be undone.
+        message = "Gagal: alasan hanya untuk menolak; bukti tidak diverifikasi"
+    elif keputusan == "rejected" and not alasan.strip():
         # The API takes a rejection without a reason (contract: reason?); this page asks for
         # one, so that the company learns what to fix.
         message = "Gagal: alasan wajib diisi bila menolak bukti"
@@ -78,8 +82,8 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
         else:
             message = ("Bukti diverifikasi." if keputusan == "verified"
                        else "Bukti ditolak dengan alasan tercatat.")
-    target = safe_next(kembali)
-    sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}pesan={quote(message)}", status_code=303)
+    path, _, query = safe_next(kembali).partition("?")
+    kept = {k: v for k, v in parse_qsl(query) if k not in ("pesan", "tanda")}
+    return RedirectResponse(message_url(request, path, message, **kept), status_code=303)
 
 

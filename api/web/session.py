@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 
@@ -23,6 +25,30 @@ MAX_AGE = 8 * 3600  # a working day
 
 def csrf_token(secret: str) -> str:
     return hmac.new(secret.encode(), b"kemitraan-web-csrf", hashlib.sha256).hexdigest()
+
+
+def _message_mark(secret: str, message: str) -> str:
+    return hmac.new(secret.encode(), b"kemitraan-web-pesan\x00" + message.encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def message_url(request: Request, path: str, message: str, **params: Any) -> str:
+    """`path` with `message` to show once there, marked with the session's secret: a link
+    made elsewhere (`/kemitraan?pesan=Sesi berakhir, masuk di https://...`) shows nothing."""
+    secret = request.cookies.get(COOKIE) or ""
+    query = {**{k: v for k, v in params.items() if v is not None}, "pesan": message,
+             "tanda": _message_mark(secret, message)}
+    return f"{path}?{urlencode(query)}"
+
+
+def shown_message(request: Request) -> str | None:
+    message, mark = request.query_params.get("pesan"), request.query_params.get("tanda")
+    secret = request.cookies.get(COOKIE)
+    if not (message and mark and secret):
+        return None
+    ok = hmac.compare_digest(_message_mark(secret, message).encode(),
+                             mark.encode("utf-8", "replace"))
+    return message if ok else None
 
 
 def check_csrf(request: Request, sent: str | None) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
-from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
@@ -19,7 +18,7 @@ from api.auth import new_secret, secret_hash
 from api.logs import command_done
 from api.web import pesan
 from api.web.common import ROLE_NAMES, guard, not_found, render
-from api.web.session import check_csrf
+from api.web.session import check_csrf, message_url
 from domain.access import Principal
 from domain.errors import DomainError, InvalidValue, NotFound
 from projections import access_tokens
@@ -101,6 +100,6 @@ def revoke(request: Request, csrf: Annotated[str, Form(max_length=200)],
         request.app.state.principals.forget(str(w.id))
         command_done(request, "token.revoke", w)
         message = "Token dicabut: permintaan dengan token itu kini ditolak."
-        return RedirectResponse(f"/token?posisi={w.position}&pesan={quote(message)}",
+        return RedirectResponse(message_url(request, "/token", message, posisi=w.position),
                                 status_code=303)
-    return RedirectResponse(f"/token?pesan={quote(message)}", status_code=303)
+    return RedirectResponse(message_url(request, "/token", message), status_code=303)

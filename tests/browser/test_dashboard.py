@@ -135,6 +135,13 @@ def test_dinas_staff_walk_the_dashboard(demo: dict[str, Any], browser: Any) -> N
     first.locator("button:has-text('Verifikasi')").click()
     page.wait_for_load_state()
     assert "Bukti diverifikasi." in page.locator(".pesan").text_content()
+    # Enter in a rejection's reason rejects (with one form it pressed Verifikasi)
+    reason = page.locator("table tbody tr").first.locator("input[name=alasan]")
+    reason.fill("Foto buram, tidak terbaca")
+    with page.expect_navigation():
+        reason.press("Enter")
+    status = page.locator("main [role=status]").first.text_content() or ""
+    assert "Bukti ditolak" in status, status
 
     # that partnership's page: the review is in its timeline; step back to its first event
     page.goto(base + detail_href)
@@ -231,8 +238,8 @@ def test_the_umkm_confirms_the_proposal_waiting_for_it(demo: dict[str, Any],
     page.locator("table tbody tr a").first.click()
     page.wait_for_selector("#jawaban")
     page.screenshot(path=str(SHOTS / "konfirmasi.png"), full_page=True)
-    page.fill("#jawaban input[name=catatan]", "Benar, kami memasok setiap bulan")
-    page.click("#jawaban button:has-text('Konfirmasi')")
+    page.fill("#konfirmasi input[name=catatan]", "Benar, kami memasok setiap bulan")
+    page.press("#konfirmasi input[name=catatan]", "Enter")  # Enter confirms, in its own form
     page.wait_for_load_state()
     assert "Anda konfirmasi benar" in page.content()
     assert page.locator("#status").text_content() == "Aktif"

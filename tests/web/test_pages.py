@@ -241,6 +241,29 @@ def test_an_admin_issues_a_token_sees_it_once_lists_and_revokes_it(
                        ).status_code == 404
 
 
+def test_a_message_in_a_link_made_elsewhere_is_not_shown_and_failures_look_like_failures(
+        client: Any, world: dict[str, str]) -> None:
+    csrf = sign_in(client, world["dinas"])
+    spoof = "Sesi Anda berakhir. Masuk lagi di https://evil.example"
+    assert spoof not in client.get("/kemitraan", params={"pesan": spoof}).text
+    assert spoof not in client.get("/kemitraan", params={"pesan": spoof,
+                                                         "tanda": "0" * 32}).text
+    # a reason sent with "verified" (an old page, a form filled by hand) is refused, shown red
+    form = {"partnership_id": world["pid"], "evidence_id": world["evidence"], "csrf": csrf,
+            "keputusan": "verified", "alasan": "Foto buram", "kembali": "/bukti"}
+    page = client.post("/bukti/tinjau", data=form).text
+    assert '<p class="galat" role="status">Gagal: alasan hanya untuk menolak' in page
+    got = expect(client.get(f"/v1/partnerships/{world['pid']}",
+                            headers={"Authorization": f"Bearer {world['dinas']}"}), 200)
+    assert got["evidence"][0]["review"] is None
+    # the rejection has a form of its own: its reason and its button go together
+    forms = [f.split("</form>")[0] for f in client.get("/bukti").text.split("<form")[1:]]
+    [reject] = [f for f in forms if 'value="rejected"' in f]
+    assert 'name="alasan"' in reject and 'value="verified"' not in reject
+    out = client.post("/keluar", data={"csrf": csrf})
+    assert "Anda telah keluar." in out.text
+
+
 def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
                                                          world: dict[str, str]) -> None:
     sign_in(client, world["company"])
