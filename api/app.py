@@ -76,6 +76,7 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     app.include_router(import_routes.router)
     app.include_router(web.router)  # the dashboard at / (not in the OpenAPI document)
     app.state.invalid_page = web.invalid_request  # its 422s as HTML (api/problems.py)
+    app.state.missing_page = web.missing_page  # and its 404s and 405s
     app.mount("/static", web.static, name="static")
     app.include_router(audit_routes.router)
     app.include_router(compliance_routes.router)

@@ -93,7 +93,11 @@ def install(app: FastAPI) -> None:
         return problem_response(422, detail or "invalid request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page = getattr(request.app.state, "missing_page", None)
+        if (page is not None and exc.status_code in (404, 405)
+                and not request.url.path.startswith(API_PREFIXES)):
+            return page(request)  # the dashboard's own 404 page, in Bahasa Indonesia
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             # FastAPI's answer to a body that is not even text (e.g. bytes that are no UTF-8):
             # bad input is a 422 with `errors` here, like every other invalid body.

@@ -84,6 +84,12 @@ def not_found(request: Request, who: Principal | None) -> HTMLResponse:
     return render(request, "404.html", who, status=404)
 
 
+def missing_page(request: Request) -> HTMLResponse:
+    """A dashboard URL that names no page (or a method a page does not take): the 404 page,
+    as for a page the caller may not see, not the API's problem+json in English."""
+    return not_found(request, web_principal(request))
+
+
 def invalid_request(request: Request, fields: list[str]) -> HTMLResponse:
     """A page's answer to a parameter or form field it cannot use (`tahun=abc`): 422 as an
     HTML page in Bahasa Indonesia, naming the fields, instead of the API's problem+json."""

@@ -82,10 +82,12 @@ _CATALOG: tuple[tuple[str, str], ...] = (
     (r"evidence (\S+) was already reviewed \(rejected\); submit a new file instead",
      r"bukti \1 sudah ditolak; kirim berkas baru bila perlu"),
     # --- the UMKM's answer to a proposal (domain/partnership.py) ---
-    (r"cannot confirm a partnership that is (\w+)",
-     r"kemitraan yang berstatus \1 tidak dapat dikonfirmasi"),
-    (r"cannot decline a partnership that is (\w+)",
-     r"kemitraan yang berstatus \1 tidak dapat ditolak"),
+    *((f"cannot {verb} a partnership that is {status}",
+       f"kemitraan yang berstatus {nama} tidak dapat {kata}")
+      for verb, kata in (("confirm", "dikonfirmasi"), ("decline", "ditolak"))
+      for status, nama in (("proposed", "diusulkan"), ("active", "aktif"),
+                           ("suspended", "ditangguhkan"), ("declined", "ditolak UMKM"),
+                           ("withdrawn", "ditarik"), ("terminated", "diakhiri"))),
     # --- tokens (domain/use_cases/tokens.py, domain/access_token.py) ---
     (r"a dinas token needs a region", "token dinas memerlukan wilayah"),
     (r"an? (\w+) token has no region", r"token \1 tidak memiliki wilayah"),

@@ -264,6 +264,18 @@ def test_a_message_in_a_link_made_elsewhere_is_not_shown_and_failures_look_like_
     assert "Anda telah keluar." in out.text
 
 
+def test_a_dashboard_url_that_names_no_page_answers_the_indonesian_404_page(
+        client: Any, world: dict[str, str]) -> None:
+    sign_in(client, world["dinas"])
+    for method, path in (("GET", "/tidak-ada"), ("GET", "/static/tidak-ada.css"),
+                         ("GET", "/bukti/tinjau"), ("POST", "/kemitraan")):
+        r = client.request(method, path)
+        assert r.status_code in (404, 405) and r.headers["content-type"].startswith("text/html")
+        assert "Not Found" not in r.text and "Method Not Allowed" not in r.text
+    api = client.get("/v1/tidak-ada")  # the API keeps its problem+json
+    assert api.headers["content-type"].startswith("application/problem+json")
+
+
 def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
                                                          world: dict[str, str]) -> None:
     sign_in(client, world["company"])
