@@ -18,7 +18,7 @@ from api.routes.partnerships import LIST_COLUMNS
 from api.routes.stats import current_quarter, stats_region
 from api.views import event_type, summary_read
 from api.web import pesan
-from api.web.common import guard, not_found, render, safe_next
+from api.web.common import ROLE_NAMES, guard, not_found, render, safe_next
 from api.web.session import (
     authenticate, check_csrf, clear_session, message_url, set_session, web_principal,
 )
@@ -247,7 +247,9 @@ def partnership_page(request: Request, pid: str,
     timeline = [{"seq": seqs.get(e.originator_version), "version": e.originator_version,
                  "type": event_type(e), "name": EVENT_NAMES.get(event_type(e), event_type(e)),
                  "instant": e.timestamp.astimezone(WIB).isoformat(),
-                 "at": e.timestamp, "role": e.actor_role, "effective": e.effective_date,
+                 "at": e.timestamp, "effective": e.effective_date,
+                 "role": ROLE_NAMES.get(Role(e.actor_role), e.actor_role)
+                 if e.actor_role in {r.value for r in Role} else e.actor_role,
                  "later": instant is not None and e.timestamp > instant,
                  "detail": _detail(e)} for e in events]
     today = jakarta_date(deps.now(request))
@@ -299,10 +301,28 @@ def answer(request: Request, pid: str, csrf: Annotated[str, Form(max_length=200)
     return RedirectResponse(message_url(request, f"/kemitraan/{pid}", message), status_code=303)
 
 
+# What an amendment may change, in the reader's words, and how each value is written.
+CHANGED_FIELDS = {"end_date": "tanggal akhir", "value_idr": "nilai kontrak", "title": "judul",
+                  "description": "uraian"}
+
+
+def _changed_value(field: str, value: Any) -> str:
+    from api.web.format import rupiah, tanggal
+
+    if value is None:
+        return "(dikosongkan)"
+    if field == "end_date":
+        return tanggal(value)
+    if field == "value_idr":
+        return rupiah(value)
+    return str(value)
+
+
 def _detail(e: Any) -> str:
-    """One line about what an event recorded, in the reader's words."""
+    """One line about what an event recorded, in the reader's words: the decision first, then
+    what it was about and why."""
     parts = []
-    for name in ("reason", "note", "kind", "decision", "changes"):
+    for name in ("decision", "kind", "reason", "note", "changes"):
         value = getattr(e, name, None)
         if value:
             if name == "kind":
@@ -310,7 +330,8 @@ def _detail(e: Any) -> str:
             if name == "decision":
                 value = {"verified": "diverifikasi", "rejected": "ditolak"}.get(value, value)
             if name == "changes":
-                value = ", ".join(f"{k} → {v}" for k, v in value.items())
+                value = ", ".join(f"{CHANGED_FIELDS.get(k, k)} → {_changed_value(k, v)}"
+                                  for k, v in value.items())
             parts.append(str(value))
     if getattr(e, "value_idr", None) and type(e).__name__ == "RealizationReported":
         from api.web.format import rupiah

@@ -196,6 +196,9 @@ def test_the_umkm_confirms_or_declines_a_proposal_on_its_page(
                        data={**form, "keputusan": "konfirmasi", "versi": "2",
                              "catatan": "Benar, kami bermitra"})
     assert "Anda konfirmasi benar" in done.text and 'id="jawaban"' not in done.text
+    # the timeline speaks Indonesian: who (by role), and what an amendment changed
+    assert "nilai kontrak → Rp 7" in done.text and "value_idr" not in done.text
+    assert "oleh Perusahaan" in done.text and "oleh UMKM" in done.text
     assert 'id="menunggu"' not in client.get("/kemitraan").text
     got = expect(client.get(f"/v1/partnerships/{pid}",
                             headers={"Authorization": f"Bearer {world['umkm']}"}), 200)
