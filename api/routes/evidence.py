@@ -33,6 +33,19 @@ def _indexed(c: Any, evidence_id: str) -> Any:
                        **deps.errors(404)})
 def evidence_content(evidence_id: Annotated[str, "evidence id"], request: Request,
                      who: Principal = Depends(principal)) -> FileResponse:
+    return serve_evidence(evidence_id, request, who)
+
+
+# Shown in the browser when opened from the dashboard (a dinas looks at a shelf photo before
+# deciding); still sandboxed and never sniffed. PDFs stay downloads: browsers do not run their
+# PDF viewer in a sandboxed document. XLSX and CSV are downloaded too.
+_VIEWABLE = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+
+def serve_evidence(evidence_id: str, request: Request, who: Principal,
+                   inline: bool = False) -> FileResponse:
+    """The file, as an attachment (`inline`: shown in the browser when it is an image, for
+    the dashboard)."""
     c = deps.container(request)
     row = _indexed(c, evidence_id)
     if row is None and c.views.position() < c.views.head():  # uploaded a moment ago?
@@ -43,7 +56,9 @@ def evidence_content(evidence_id: Annotated[str, "evidence id"], request: Reques
     c.ledger.get_partnership(who, UUID(row.partnership_id))  # 404 outside the caller's scope
     if not c.evidence.exists(row.sha256):
         raise Problem(404, f"the file of evidence {evidence_id} is missing from this server")
+    shown = inline and row.media_type in _VIEWABLE
     return FileResponse(c.evidence.path(row.sha256), media_type=row.media_type,
                         filename=f"{row.sha256}.{_EXT.get(row.media_type, 'bin')}",
+                        content_disposition_type="inline" if shown else "attachment",
                         headers={"X-Content-Type-Options": "nosniff",
                                  "Content-Security-Policy": "sandbox"})

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api import deps
 from api.problems import Problem
-from api.routes.evidence import evidence_content
+from api.routes.evidence import serve_evidence
 from api.web import pesan
 from api.web.common import guard, not_found, render, safe_next
 from api.web.pages import NAMES
@@ -43,7 +43,7 @@ def evidence_file(request: Request, evidence_id: str) -> Response:
     if who is None:
         return sign_in_redirect(request)
     try:
-        return evidence_content(evidence_id, request, who)
+        return serve_evidence(evidence_id, request, who, inline=True)
     except (Problem, NotFound):
         return not_found(request, who)
 

@@ -158,7 +158,20 @@ def test_a_dinas_verifies_evidence_from_the_queue_with_csrf(client: Any,
     csrf = sign_in(client, world["dinas"])
     queue = client.get("/bukti")
     assert world["evidence"] in queue.text
-    assert client.get(f"/bukti/{world['evidence']}/berkas").content.startswith(b"%PDF")
+    pdf = client.get(f"/bukti/{world['evidence']}/berkas")
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"].startswith("attachment")
+    # a shelf photo opens in the browser (still sandboxed, never sniffed); the API downloads it
+    photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200
+    shelf = expect(upload(client, world["company"], world["pid"], photo, kind="shelf_photo",
+                          filename="rak.png", media_type="image/png"), 201)["evidence_id"]
+    shown = client.get(f"/bukti/{shelf}/berkas")
+    assert shown.headers["content-disposition"].startswith("inline")
+    assert shown.headers["content-security-policy"] == "sandbox"
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    api = client.get(f"/v1/evidence/{shelf}/content",
+                     headers={"Authorization": f"Bearer {world['dinas']}"})
+    assert api.headers["content-disposition"].startswith("attachment")
     form = {"partnership_id": world["pid"], "evidence_id": world["evidence"],
             "keputusan": "verified", "kembali": "/bukti"}
     assert client.post("/bukti/tinjau", data={**form, "csrf": "0" * 64}).status_code == 403
