@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.compliance_report import REASON_ID
 from api.problems import Problem
 from api.routes import audit as audit_routes
 from api.routes import compliance as compliance_routes
@@ -37,10 +38,12 @@ def compliance(request: Request,
         if getattr(e, "status", 404) == 422:
             return render(request, "kepatuhan.html", page, active="kepatuhan", status=422,
                           listing=None, detail=None, periode=periode or "",
-                          galat=getattr(e, "detail", str(e)), status_names=STATUS)
+                          galat=getattr(e, "detail", str(e)), status_names=STATUS,
+                          reason_names=REASON_ID)
         return not_found(request, page)
     return render(request, "kepatuhan.html", page, active="kepatuhan", listing=listing,
-                  detail=detail, periode=periode or listing.period, status_names=STATUS)
+                  detail=detail, periode=periode or listing.period, status_names=STATUS,
+                  reason_names=REASON_ID)
 
 
 @router.get("/audit")
