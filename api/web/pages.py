@@ -23,6 +23,7 @@ from api.web.session import (
     authenticate, check_csrf, clear_session, message_url, set_session, web_principal,
 )
 from domain.access import Principal, Role, partnership_scope_filter
+from domain.values import region_within
 from domain.clock import WIB, jakarta_date
 from domain.errors import DomainError, NotFound, StaleVersion
 from domain.values import Pola
@@ -140,6 +141,10 @@ def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=21
                   by_pola=[(POLA_NAMES.get(g["key"], g["key"]), g) for g in by_pola],
                   by_program=[(PROGRAM_NAMES.get(g["key"], g["key"]), g) for g in by_program],
                   by_region=[(g["key"], g) for g in by_region], upgrades=upgrades,
+                  # a drill-down link only below the area shown (a partnership touching it
+                  # through a party may lie elsewhere, outside what the caller may open)
+                  opens={g["key"] for g in by_region
+                         if g["key"] != (area or "") and region_within(g["key"], area or "")},
                   names=NAMES, years=years, tahun=tahun, kuartal=kuartal, position=position,
                   as_of=as_of,
                   dihitung_lebih_dulu=round(c.settings.stats_max_age) if behind else None)
