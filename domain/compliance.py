@@ -231,8 +231,8 @@ def _obligation(v: RegulationVersion, obligation_id: str) -> dict[str, Any] | No
 
 
 def due(obligation_id: str, versions: Sequence[RegulationVersion], b: BusinessFacts,
-        period: Period, windows: list[tuple[RegulationVersion, Window]] | None = None
-        ) -> RegulationVersion | None:
+        period: Period, windows: list[tuple[RegulationVersion, Window]] | None = None,
+        kind: str | None = None) -> RegulationVersion | None:
     """The version to apply when the obligation is due for the business in `period`, else None
     (it does not apply on any day of the period, or the period ends inside its grace).
     `windows`: `applicable_windows(...)` when the caller already has them (they do not depend
@@ -241,9 +241,10 @@ def due(obligation_id: str, versions: Sequence[RegulationVersion], b: BusinessFa
         windows = applicable_windows(obligation_id, versions, b)
     if not windows:
         return None
-    first = min(w[0] for _, w in windows)
+    first = min(w[0] for _, w in windows)  # grace runs from the first day it applied at all
     in_period = [(v, w) for v, w in windows
-                 if w[0] <= period.end and (w[1] is None or w[1] >= period.start)]
+                 if w[0] <= period.end and (w[1] is None or w[1] >= period.start)
+                 and (kind is None or (_obligation(v, obligation_id) or {}).get("period") == kind)]
     if not in_period:
         return None
     version = max(in_period, key=lambda x: (min(x[1][1] or date.max, period.end), x[0].number))[0]
@@ -425,13 +426,13 @@ def due_obligations(regulations: Sequence[Sequence[RegulationVersion]], b: Busin
             if not windows:
                 continue
             for kind in kinds:
+                # Each period of a kind is answered by the versions of that kind: an amendment
+                # from yearly to quarterly on 1 July leaves the year to the yearly version
+                # (until 2026-12-05 the version in force on 31 December, quarterly, answered
+                # for the year too, and January to June were evaluated under neither).
                 for period in periods_for(kind, requested):
-                    version = due(oid, versions, b, period, windows)
+                    version = due(oid, versions, b, period, windows, kind=kind)
                     if version is None or period.label in seen:
-                        continue
-                    ob = _obligation(version, oid)
-                    assert ob is not None
-                    if ob["period"] != kind:
                         continue
                     seen.add(period.label)
                     out.append((version, oid, period))

@@ -259,6 +259,20 @@ def test_grace_days_delay_the_first_period_due() -> None:
         ["2024-Q3"]
 
 
+def test_an_amendment_from_yearly_to_quarterly_leaves_no_month_unevaluated() -> None:
+    """Yearly until 30 June 2024, quarterly from 1 July: the year 2024 is answered by the
+    yearly version, Q3 and Q4 by the quarterly one (January to June used to fall through)."""
+    from domain.compliance import due_obligations
+
+    yearly = version(obligation(), number=1, end="2024-06-30")
+    quarterly = version(obligation(period="quarter", at_least=1), number=2, start="2024-07-01")
+    due_now = due_obligations([[yearly, quarterly]], BUSINESS, Y2024)
+    assert [(p.label, v.number) for v, _, p in due_now] == [
+        ("2024", 1), ("2024-Q3", 2), ("2024-Q4", 2)]
+    assert [(p.label, v.number) for v, _, p in due_obligations([[yearly, quarterly]],
+                                                               BUSINESS, Q1)] == [("2024", 1)]
+
+
 def test_the_version_in_force_at_the_period_end_is_applied() -> None:
     v1 = version(obligation(at_least=1), end="2024-06-30")
     v2 = version(obligation(at_least=5), number=2, start="2024-07-01")
