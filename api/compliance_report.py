@@ -277,6 +277,15 @@ def row(r: ObligationResult) -> dict[str, Any]:
 
 
 STATUS_ID = {"compliant": "patuh", "non_compliant": "tidak patuh"}
+MEASURE_ID = {
+    "real_partnerships": "jumlah kemitraan riil",
+    "distinct_umkm_partners": "jumlah UMKM mitra (berbeda)",
+    "realization_value_idr": "nilai realisasi (rupiah)",
+    "realization_quantity": "jumlah realisasi",
+    "share": "porsi dari data usaha",
+}
+FACT_ID = {"commercial_area": "luas area komersial", "listed_products": "produk terdaftar",
+           "plantation_area": "luas kebun"}
 REASON_ID = {
     "not_confirmed": "belum dikonfirmasi UMKM",
     "no_verified_perjanjian": "perjanjian belum terverifikasi",
@@ -312,7 +321,7 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
     pdf.set_font("Helvetica", "", 10)
     lines = [f"Wilayah: {region or 'Nasional'}", f"Periode: {period.label} "
              f"({period.start.isoformat()} s.d. {period.end.isoformat()})",
-             f"Data per (as-of): {as_of.astimezone(WIB).isoformat(timespec='seconds')} WIB"]
+             f"Data per: {as_of.astimezone(WIB).isoformat(timespec='seconds')} WIB"]
     for line in lines:
         pdf.cell(0, 6, _latin1(line), new_x="LMARGIN", new_y="NEXT")
     applied = sorted({(r.regulation_id, r.regulation_version) for r in results})
@@ -346,8 +355,9 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
         for r in results:
             table.row(tuple(_latin1(x) for x in (
                 r.nib, r.name, f"{r.regulation_id} v{r.regulation_version} / {r.obligation_id}",
-                r.period.label, number(r.measured),
-                f"{number(r.required)}{'*' if r.illustrative else ''}",
+                r.period.label, f"{number(r.measured)}{'%' if r.measure == 'share' else ''}",
+                f"{number(r.required)}{'%' if r.measure == 'share' else ''}"
+                f"{'*' if r.illustrative else ''}",
                 STATUS_ID[r.status])))
     if any(r.illustrative for r in results):
         pdf.set_font("Helvetica", "I", 8)
@@ -370,13 +380,15 @@ def to_pdf(*, region: str | None, period: Period, as_of: datetime, rule_list: Se
             pdf.set_font("Helvetica", "", 9)
             unit = f" {r.unit}" if r.unit and r.measure != "share" else ""
             pct = " %" if r.measure == "share" else ""
-            text = (f"Ukuran {r.measure}: terukur {number(r.measured)}{unit}{pct}, wajib "
+            text = (f"Ukuran: {MEASURE_ID.get(r.measure, r.measure)}; terukur "
+                    f"{number(r.measured)}{unit}{pct}, wajib "
                     f"{number(r.required)}{unit}{pct}"
                     + (" (KETENTUAN ILUSTRATIF)" if r.illustrative else "") + ".")
             if r.reasons:
                 text += " Alasan: " + "; ".join(REASON_ID.get(x, x) for x in r.reasons) + "."
             if r.fact is not None:
-                text += (f" Data {r.fact.name}: {r.fact.value} {r.fact.unit} (berlaku "
+                text += (f" Data usaha: {FACT_ID.get(r.fact.name, r.fact.name)} "
+                         f"{r.fact.value} {r.fact.unit} (berlaku "
                          f"{r.fact.effective_date.isoformat()}).")
             pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
             pdf.multi_cell(0, 5, _latin1(

@@ -85,7 +85,7 @@ def test_the_pdf_has_everything_a_letter_needs(tmp_path: Path) -> None:
     first = pages[0]
     assert "Laporan Kepatuhan Kemitraan" in first
     assert "Wilayah: 32.16" in first and "Periode: 2024-Q1 (2024-01-01 s.d. 2024-03-31)" in first
-    assert "Data per (as-of): " in first and "WIB" in first
+    assert "Data per: " in first and "WIB" in first
     assert "perbup-bekasi-73-2020 versi 1 (berlaku sejak 2021-01-01)" in first
     assert "KETENTUAN ILUSTRATIF" in first and "usaha-besar-bermitra-mikro" in first
     table = "\n".join(p for p in pages if "Penjelasan:" not in p)
@@ -101,6 +101,7 @@ def test_the_pdf_has_everything_a_letter_needs(tmp_path: Path) -> None:
     assert "tidak ada realisasi terverifikasi dalam periode" in late
     assert "mitra di luar kriteria kewajiban" in late
     assert "terukur 0" in late and "wajib 1" in late and "KETENTUAN ILUSTRATIF" in late
+    assert "Ukuran: jumlah kemitraan riil" in late and "real_partnerships" not in late
 
 
 def test_csv_and_xlsx_carry_the_same_rows(tmp_path: Path) -> None:
