@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api import deps
@@ -25,12 +25,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/bukti")
-def queue(request: Request) -> Response:
+def queue(request: Request,
+          posisi: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
+    """`posisi`: a review just made, which the queue waits for (a few seconds at most) when
+    the views are folded in the background, so that the reviewed file is gone from it."""
     page = guard(request, "bukti")
     if isinstance(page, Response):
         return page
     c = deps.container(request)
-    c.views.read_position(None)
+    c.views.read_position(posisi)
     with c.engine.connect() as conn:
         items = review_queue.pending(conn, scope=partnership_scope_filter(page))
     return render(request, "bukti.html", page, active="bukti", items=items, names=NAMES)
@@ -61,6 +64,7 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
     if not check_csrf(request, csrf):
         return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
+    position = None
     if keputusan == "verified" and alasan.strip():
         # Only the rejection's form carries a reason: a reason with "verified" is a form
         # filled by hand or an old page, and verifying cannot be undone.
@@ -71,7 +75,7 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
         message = "Gagal: alasan wajib diisi bila menolak bukti"
     else:
         try:
-            c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
+            written = c.ledger.review_evidence(page, deps.now(request), UUID(partnership_id),
                                      evidence_id=evidence_id, decision=keputusan,
                                      reason=alasan.strip() or None, effective_date=None,
                                      expected_version=None)
@@ -82,8 +86,11 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
         else:
             message = ("Bukti diverifikasi." if keputusan == "verified"
                        else "Bukti ditolak dengan alasan tercatat.")
+            position = written.position
     path, _, query = safe_next(kembali).partition("?")
-    kept = {k: v for k, v in parse_qsl(query) if k not in ("pesan", "tanda")}
+    kept = {k: v for k, v in parse_qsl(query) if k not in ("pesan", "tanda", "posisi")}
+    if position is not None and path == "/bukti":
+        kept["posisi"] = str(position)
     return RedirectResponse(message_url(request, path, message, **kept), status_code=303)
 
 
