@@ -318,7 +318,9 @@ def test_a_compliance_explanation_reads_in_indonesian(client: Any,
 def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
                                                          world: dict[str, str]) -> None:
     sign_in(client, world["company"])
-    assert "Pasokan &amp; &lt;kue&gt;" in client.get("/kemitraan").text
+    listed = client.get("/kemitraan").text
+    assert "Pasokan &amp; &lt;kue&gt;" in listed
+    assert '<option value="penempatan_ritel">Penempatan ritel</option>' in listed  # not a code
     # a page position beyond any log (and beyond SQLite's integers) is a clear 422
     assert client.get("/kemitraan", params={"setelah": 2**63}).status_code == 422
     # the downloads take the list's filters, validated alike (no LIKE wildcards as a region)
