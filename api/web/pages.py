@@ -94,6 +94,8 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") 
 # ---- the region overview ----------------------------------------------------------------------
 
 def _period(tahun: int | None, kuartal: int | None, today: date) -> tuple[date, date, str]:
+    if tahun is None and kuartal is not None:  # a quarter picked, the year left as it was
+        tahun = today.year
     if tahun is None:
         start, end = current_quarter(today)
         return start, end, f"Kuartal {(start.month - 1) // 3 + 1} {start.year}"

@@ -112,6 +112,8 @@ def test_the_overview_shows_the_funnel_as_a_chart_with_text(client: Any,
     assert 'href="/?wilayah=32.16&amp;tahun=2024"' not in page.text
     # outside the token's region: not found
     assert client.get("/", params={"wilayah": "33.17"}).status_code == 404
+    # a quarter picked without a year: that quarter of this year (it was ignored)
+    assert "Kuartal 2 2024" in client.get("/", params={"kuartal": 2}).text  # the clock: 2024-03
 
 
 def test_the_overview_says_how_old_figures_computed_before_a_write_are(
