@@ -229,7 +229,10 @@ def _as_of(value: str | None) -> datetime | None:
 
 @router.get("/kemitraan/{pid}")
 def partnership_page(request: Request, pid: str,
-                     pada: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+                     pada: Annotated[str | None, Query(max_length=40)] = None,
+                     versi: Annotated[int | None, Query(ge=1, le=10**9)] = None) -> Response:
+    """`pada`: the state as recorded at an instant; `versi`: after its N-th event (what each
+    timeline entry links to: events recorded at one instant differ by version only)."""
     page = guard(request, "kemitraan")
     if isinstance(page, Response):
         return page
@@ -237,9 +240,11 @@ def partnership_page(request: Request, pid: str,
     c = deps.container(request)
     try:
         agg_id = UUID(pid)
-        instant = _as_of(pada)
-        p = c.ledger.get_partnership(who, agg_id, as_of=instant)
+        instant = _as_of(pada) if versi is None else None
+        p = c.ledger.get_partnership(who, agg_id, as_of=instant, version=versi)
         events = c.ledger.partnership_events(who, agg_id)
+        if versi is not None:  # shown as of that version: its recorded instant for the rest
+            instant = next(e.timestamp for e in events if e.originator_version == versi)
     except (ValueError, NotFound):
         if pada and _as_of(pada) is not None:  # it exists now, but had not been recorded yet
             try:
@@ -257,7 +262,8 @@ def partnership_page(request: Request, pid: str,
                  "at": e.timestamp, "effective": e.effective_date,
                  "role": ROLE_NAMES.get(Role(e.actor_role), e.actor_role)
                  if e.actor_role in {r.value for r in Role} else e.actor_role,
-                 "later": instant is not None and e.timestamp > instant,
+                 "later": (e.originator_version > versi if versi is not None
+                           else instant is not None and e.timestamp > instant),
                  "detail": _detail(e)} for e in events]
     today = jakarta_date(deps.now(request))
     may_review = who.role in (Role.ADMIN, Role.DINAS) and instant is None
@@ -266,7 +272,8 @@ def partnership_page(request: Request, pid: str,
                   and instant is None)
     return render(request, "kemitraan_detail.html", who, active="kemitraan", p=p,
                   keadaan=p.effective_status(today), timeline=timeline, instant=instant,
-                  pada=pada or "", names=NAMES, may_review=may_review, may_answer=may_answer,
+                  pada=_picker_value(instant), versi=versi, names=NAMES,
+                  may_review=may_review, may_answer=may_answer,
                   evidence=list(p.evidence.values()), realizations=list(p.realizations.values()))
 
 
@@ -323,6 +330,17 @@ def _changed_value(field: str, value: Any) -> str:
     if field == "value_idr":
         return rupiah(value)
     return str(value)
+
+
+def _picker_value(instant: datetime | None) -> str:
+    """The picker's value for an instant: WIB, rounded *up* to the second (the field has no
+    microseconds; rounded down, "Lihat" asked for a moment before the event shown)."""
+    if instant is None:
+        return ""
+    local = instant.astimezone(WIB)
+    if local.microsecond:
+        local = local.replace(microsecond=0) + timedelta(seconds=1)
+    return local.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _detail(e: Any) -> str:

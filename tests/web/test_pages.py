@@ -317,6 +317,21 @@ def test_a_compliance_explanation_reads_in_indonesian(client: Any,
     assert "no_verified_perjanjian" not in page and "fact_missing" not in page
 
 
+def test_a_timeline_entry_shows_the_state_after_that_event_by_version(
+        client: Any, world: dict[str, str]) -> None:
+    """Events recorded at one instant (a seeded ledger) differ only by version: the timeline
+    links by version, and the picker is filled with the instant rounded up to the second."""
+    sign_in(client, world["dinas"])
+    page = client.get(f"/kemitraan/{world['pid']}").text
+    assert f'href="/kemitraan/{world["pid"]}?versi=1"' in page
+    first = client.get(f"/kemitraan/{world['pid']}", params={"versi": 1}).text
+    assert "setelah peristiwa ke-1" in first and '<dd id="status">Diusulkan</dd>' in first
+    assert first.count('class="kemudian"') == 2  # the confirmation and the upload came later
+    picked = re.search(r'id="pada" name="pada" step="1" value="([^"]+)"', first).group(1)
+    again = client.get(f"/kemitraan/{world['pid']}", params={"pada": picked}).text
+    assert '<dd id="status">Diusulkan</dd>' in again and "belum tercatat" not in again
+
+
 def test_the_list_downloads_as_xlsx_with_the_api_columns(client: Any,
                                                          world: dict[str, str]) -> None:
     sign_in(client, world["company"])
