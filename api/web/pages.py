@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
@@ -70,6 +71,13 @@ def sign_in_page(request: Request, lanjut: str | None = None, keluar: bool = Fal
 @router.post("/masuk")
 def sign_in(request: Request, token: Annotated[str, Form(max_length=200)] = "",
             lanjut: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+    # The sign-in form has no session to bind a CSRF token to: a form posted from another
+    # site (which would sign the visitor in with the other site's token) is told apart by the
+    # headers browsers add to it.
+    origin = request.headers.get("origin")
+    if (request.headers.get("sec-fetch-site") == "cross-site"
+            or (origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc)):
+        return Response("Masuk hanya dari halaman ini", status_code=403)
     who = authenticate(request, token.strip())
     if who is None:
         return render(request, "masuk.html", None, status=401, lanjut=safe_next(lanjut),

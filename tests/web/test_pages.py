@@ -73,6 +73,18 @@ def test_a_wrong_token_is_refused_in_indonesian(client: Any, world: dict[str, st
     assert "kemitraan_sesi" not in r.headers.get("set-cookie", "")
 
 
+def test_a_sign_in_posted_from_another_site_is_refused(client: Any,
+                                                       world: dict[str, str]) -> None:
+    """Login CSRF: another site's form would sign the visitor in with that site's token."""
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = client.post("/masuk", data={"token": world["dinas"]}, headers=headers,
+                        follow_redirects=False)
+        assert r.status_code == 403 and "kemitraan_sesi" not in r.headers.get("set-cookie", "")
+    same = client.post("/masuk", data={"token": world["dinas"]}, follow_redirects=False,
+                       headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 303
+
+
 def test_the_sign_in_redirect_never_leaves_the_site(client: Any, world: dict[str, str]) -> None:
     r = client.post("/masuk", data={"token": world["dinas"], "lanjut": "//evil.example/x"},
                     follow_redirects=False)
