@@ -33,7 +33,7 @@ def report(
 
     if format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}", 2)
-    if region and not re.fullmatch(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?", region):
+    if region and not re.fullmatch(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?", region):
         fail(f"--region {region!r} is not a region code such as 32.16", 2)
     try:
         p = parse_period(period)

@@ -69,9 +69,9 @@ EXPLANATION = [
     ("description", "tidak", "Keterangan (kolom boleh tidak ada).", ""),
 ]
 
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ID_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_RUPIAH = re.compile(r"^(?:Rp\.?\s*)?(\d{1,3}(?:\.\d{3})+|\d+)(?:,0+)?$", re.IGNORECASE)
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ID_DAY = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+_RUPIAH = re.compile(r"^(?:Rp\.?\s*)?([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,0+)?$", re.IGNORECASE)
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 

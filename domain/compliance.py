@@ -47,7 +47,7 @@ Status = Literal["compliant", "non_compliant"]
 LEFT_OUT_REASONS = (*REALITY_REASONS, "outside_partner_filter")
 OBLIGATION_REASONS = ("fact_missing",)
 _ONE = timedelta(days=1)
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
+_PERIOD = re.compile(r"^([0-9]{4})(?:-Q([1-4]))?$")
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """`2024` (a year) or `2024-Q1` (a quarter); ValueError otherwise."""
-    m = _PERIOD.match(text or "")
+    m = _PERIOD.fullmatch(text or "")
     if not m:
         raise ValueError("a period is a year (2024) or a quarter (2024-Q1)")
     year = int(m.group(1))

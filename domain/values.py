@@ -13,11 +13,11 @@ from enum import Enum
 
 from domain.errors import InvalidValue
 
-_NIB = re.compile(r"^\d{13}$")
-_KBLI = re.compile(r"^\d{5}$")
+_NIB = re.compile(r"^[0-9]{13}$")
+_KBLI = re.compile(r"^[0-9]{5}$")
 # Kemendagri codes: province 2 digits, kabupaten/kota 2, kecamatan 2, desa/kelurahan 4.
-_REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
-_REGION_PREFIX = re.compile(r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")
+_REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
+_REGION_PREFIX = re.compile(r"^([0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?)?$")
 
 MAX_IDR = 10**18  # far above any real contract; keeps values inside a signed 64-bit column
 
@@ -77,27 +77,27 @@ class AffiliationKind(str, Enum):
 
 def nib(value: str, field: str = "nib") -> str:
     """NIB: 13 digits, no check digit (so nothing more to validate)."""
-    if not isinstance(value, str) or not _NIB.match(value):
+    if not isinstance(value, str) or not _NIB.fullmatch(value):
         raise InvalidValue.single(field, "must be 13 digits")
     return value
 
 
 def kbli(value: str, field: str = "kbli") -> str:
-    if not isinstance(value, str) or not _KBLI.match(value):
+    if not isinstance(value, str) or not _KBLI.fullmatch(value):
         raise InvalidValue.single(field, "each KBLI code must be 5 digits")
     return value
 
 
 def region_code(value: str, field: str = "region_code") -> str:
     """A Kemendagri code as given (`32`, `32.16`, `32.16.01`, `32.16.01.2001`); never rewritten."""
-    if not isinstance(value, str) or not _REGION.match(value):
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
         raise InvalidValue.single(field, "must be a Kemendagri code such as 32.16 or 32.16.01.2001")
     return value
 
 
 def region_prefix(value: str, field: str = "region") -> str:
     """A region prefix for scopes and filters; the empty string means national."""
-    if not isinstance(value, str) or not _REGION_PREFIX.match(value):
+    if not isinstance(value, str) or not _REGION_PREFIX.fullmatch(value):
         raise InvalidValue.single(field, "must be empty or a Kemendagri code such as 32.16")
     return value
 

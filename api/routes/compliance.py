@@ -23,7 +23,7 @@ from domain.compliance import ObligationResult, Period, parse_period
 from domain.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
-PERIOD = r"^\d{4}(-Q[1-4])?$"
+PERIOD = r"^[0-9]{4}(-Q[1-4])?$"
 PeriodQuery = Annotated[str | None, Query(
     pattern=PERIOD, description="a year (2024) or a quarter (2024-Q1); default: the current "
                                 "year in Asia/Jakarta")]

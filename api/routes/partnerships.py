@@ -15,6 +15,7 @@ from api import audit, deps, exports
 from api.auth import principal
 from api.logs import command_done
 from api.problems import Problem
+from api.schemas.common import REGION_PATTERN
 from api.schemas import (
     AmendBody, ConfirmBody, DatedReasonBody, Day, EventPage, EvidenceWritten, PartnershipCreate,
     PartnershipPage, PartnershipRead, PartnershipWritten, RealizationCreate, RealizationWritten,
@@ -82,13 +83,13 @@ def _real_period(real_from: Any, real_to: Any) -> Any:
             responses={**deps.errors(422, 503), **exports.tabular_responses(paged=True)})
 def list_partnerships(
     request: Request, who: Principal = Depends(principal),
-    region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
     pola: Pola | None = None,
     program: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(pattern="^(proposed|active|suspended|declined|"
                                                 "withdrawn|terminated|expired)$")] = None,
-    large_nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
-    umkm_nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None,
+    large_nib: Annotated[str | None, Query(pattern=r"^[0-9]{13}$")] = None,
+    umkm_nib: Annotated[str | None, Query(pattern=r"^[0-9]{13}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     min_position: deps.MinPosition = None,

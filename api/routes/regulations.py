@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api import deps, exports
 from api.auth import principal
 from api.problems import Problem
+from api.schemas.common import REGION_PATTERN
 from api.schemas.regulations import (
     RegulationRead, RegulationWritten, RevokeBody, RulePack, json_path,
 )
@@ -105,7 +106,7 @@ LIST_COLUMNS = [exports.Column(key, header) for key, header in (
 @router.get("", responses={**deps.errors(422, 503), **exports.tabular_responses(paged=True)})
 def list_regulations(
     request: Request, who: Principal = Depends(principal),
-    region: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200,
                                         description="next_cursor of the previous page")] = None,

@@ -19,6 +19,7 @@ from api import deps, exports
 from api.auth import principal
 from api.problems import Problem
 from api.schemas import Day, Instant
+from api.schemas.common import REGION_PATTERN
 from domain.access import Principal, Role
 from domain.clock import jakarta_date
 from domain.errors import Forbidden
@@ -27,7 +28,7 @@ from projections import evidence_reuse, scale_upgrades
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
-REGION = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
+REGION = REGION_PATTERN
 RegionQuery = Annotated[str | None, Query(
     pattern=REGION, description="a Kemendagri region prefix, e.g. 32.16; default: the "
                                 "caller's whole scope")]

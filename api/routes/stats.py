@@ -17,7 +17,7 @@ from api.exports import (
     tabular_response, tabular_responses,
 )
 from api.problems import Problem
-from api.schemas.common import Day
+from api.schemas.common import REGION_PATTERN, Day
 from api.schemas.stats import FunnelStats
 from domain.access import Principal, Role
 from domain.clock import jakarta_date
@@ -26,7 +26,7 @@ from domain.values import region_within
 from projections import funnel_cube
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
-REGION = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
+REGION = REGION_PATTERN
 COLUMNS = [Column("key", "Kelompok"), Column("reported", "Dilaporkan"),
            Column("confirmed", "Dikonfirmasi"), Column("documented", "Terdokumentasi"),
            Column("real", "Riil"), Column("real_relationships", "Hubungan riil"),

@@ -15,10 +15,13 @@ from pydantic import (
 from domain.clock import WIB
 from domain.values import DAY_OUT_OF_RANGE, FIRST_DAY, LAST_DAY
 
-NIB = Annotated[str, Field(pattern=r"^\d{13}$", examples=["3216010000001"])]
-KBLI = Annotated[str, Field(pattern=r"^\d{5}$", examples=["47111"])]
-Region = Annotated[str, Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
-                              examples=["32.16"])]
+# ASCII digits only: `\d` also takes full-width and Arabic-Indic digits (a second registration of
+# the same NIB, a region no dinas prefix matches).
+REGION_PATTERN = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$"
+REGION_PREFIX_PATTERN = r"^([0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?)?$"  # "" = national
+NIB = Annotated[str, Field(pattern=r"^[0-9]{13}$", examples=["3216010000001"])]
+KBLI = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["47111"])]
+Region = Annotated[str, Field(pattern=REGION_PATTERN, examples=["32.16"])]
 
 
 def _iso_day(value: Any) -> Any:

@@ -10,17 +10,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from api.schemas.common import Day, Scale, Strict
+from api.schemas.common import REGION_PREFIX_PATTERN, Day, Scale, Strict
 
 PackId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,99}$",
                               examples=["perbup-bekasi-73-2020"])]
-RegionPrefix = Annotated[str, Field(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")]
+RegionPrefix = Annotated[str, Field(pattern=REGION_PREFIX_PATTERN)]
 Note = Annotated[str, Field(max_length=2000)]
 
 
 class AppliesTo(Strict):
     scale: Annotated[list[Scale], Field(min_length=1)]
-    kbli_prefix: list[Annotated[str, Field(pattern=r"^\d{1,5}$")]] = []
+    kbli_prefix: list[Annotated[str, Field(pattern=r"^[0-9]{1,5}$")]] = []
     region_prefix: RegionPrefix = ""
     declared_fact: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$", description=(
         "only businesses that declared this fact (e.g. `commercial_area`), from its first "
@@ -56,7 +56,7 @@ class RulePack(Strict):
     id: PackId
     title: Annotated[str, Field(min_length=1, max_length=500)]
     instrument: Annotated[str, Field(min_length=1, max_length=40, examples=["perbup"])]
-    region_code: Annotated[str, Field(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$",
+    region_code: Annotated[str, Field(pattern=REGION_PREFIX_PATTERN,
                                       description="\"\" for a national instrument")]
     effective_from: Day
     effective_to: Day | None = None

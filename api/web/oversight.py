@@ -23,7 +23,7 @@ STATUS = {"compliant": "Patuh", "non_compliant": "Tidak patuh"}
 @router.get("/kepatuhan")
 def compliance(request: Request,
                periode: Annotated[str | None, Query(max_length=7)] = None,
-               nib: Annotated[str | None, Query(pattern=r"^\d{13}$")] = None) -> Response:
+               nib: Annotated[str | None, Query(pattern=r"^[0-9]{13}$")] = None) -> Response:
     page = guard(request, "kepatuhan")
     if isinstance(page, Response):
         return page

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from api import deps, exports
 from api.routes.partnerships import LIST_COLUMNS
 from api.routes.stats import current_quarter, stats_region
+from api.schemas.common import REGION_PREFIX_PATTERN
 from api.views import event_type, summary_read
 from api.web import pesan
 from api.web.common import ROLE_NAMES, guard, not_found, render, safe_next
@@ -183,7 +184,7 @@ def _filters(pola: str | None, status: str | None, program: str | None,
 
 # The list's filters, the same on the page and on its downloads ("" = no filter).
 Program = Annotated[str | None, Query(max_length=100)]
-Wilayah = Annotated[str | None, Query(pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$")]
+Wilayah = Annotated[str | None, Query(pattern=REGION_PREFIX_PATTERN)]
 
 
 @router.get("/kemitraan")

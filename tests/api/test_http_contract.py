@@ -161,6 +161,19 @@ def test_as_of_takes_rfc_3339_instants_only(parties: Parties, as_of: str, status
         assert assert_problem(response, 422)["errors"][0]["field"] == "as_of"
 
 
+@pytest.mark.parametrize("field,value", [("nib", "３２１６０９９０００００１"),
+                                         ("region_code", "٣٢.١٦"), ("kbli", ["٤٧١١١"])])
+def test_identifiers_in_other_scripts_digits_are_422(parties: Parties, field: str,
+                                                     value: Any) -> None:
+    """Full-width or Arabic-Indic digits were taken (Unicode \\d): the same NIB registered
+    twice, a region no dinas prefix matches."""
+    body = {"nib": "3216099000001", "name": "PT Uji (sampel)", "scale": "besar",
+            "region_code": "32.16", "kbli": ["47111"], field: value}
+    problem = assert_problem(parties.client.post("/v1/businesses", json=body,
+                                                 headers=bearer(parties.admin)), 422)
+    assert problem["errors"][0]["field"].split(".")[0] == field
+
+
 def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
     c = parties.client
     head = expect(c.get("/v1/health"), 200)["position"]

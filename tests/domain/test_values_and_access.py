@@ -96,3 +96,14 @@ def test_a_term_outside_the_years_a_period_can_name_is_refused(start: str, end: 
         v.date_range(date.fromisoformat(start), date.fromisoformat(end) if end else None,
                      "start_date", "end_date")
     assert [e.field for e in refused.value.errors] == [field]
+
+
+@pytest.mark.parametrize("check,value", [
+    (v.nib, "３２１６０００００００１２"),  # full-width digits: \d took them
+    (v.nib, "3216000000012\n"),  # $ matched before a trailing newline
+    (v.kbli, "٤٧١١١"),
+    (v.region_code, "٣٢.١٦"),
+])
+def test_identifiers_are_ascii_digits_only(check, value: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidValue):
+        check(value, "field")
