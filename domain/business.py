@@ -137,9 +137,12 @@ class Business(Aggregate):
         umkm_nib: str
 
         def apply(self, b: Business) -> None:
-            latest = b.latest_affiliation(self.umkm_nib)
-            assert latest is not None  # the command checked it
-            latest.ended_date = date.fromisoformat(self.effective_date)
+            # The open period (at most one: open periods of a pair always overlap). Before
+            # back-dated periods were allowed it was always the latest declared, so streams
+            # recorded then replay the same.
+            period = b.open_affiliation(self.umkm_nib) or b.latest_affiliation(self.umkm_nib)
+            assert period is not None  # the command checked it
+            period.ended_date = date.fromisoformat(self.effective_date)
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -175,17 +178,22 @@ class Business(Aggregate):
             raise InvalidValue.single("umkm_nib", "a business cannot be affiliated with itself")
         if ended is not None and ended < on:
             raise InvalidValue.single("ended_date", "must not be before effective_date")
-        existing = self.latest_affiliation(umkm_nib)
-        if existing and (existing.ended_date is None or existing.ended_date >= on):
-            raise TransitionForbidden(f"an affiliation with {umkm_nib} is already declared")
+        # Any period of the pair that overlaps this one (a pair may have several, earlier
+        # ones recorded later too: only the latest declared was compared until 2026-12-05).
+        for a in self.affiliation_periods(umkm_nib):
+            if (a.ended_date is None or on <= a.ended_date) and (ended is None
+                                                                  or a.effective_date <= ended):
+                raise TransitionForbidden(
+                    f"an affiliation with {umkm_nib} is already declared for "
+                    f"{a.effective_date.isoformat()}..{a.ended_date or ''}")
         self.trigger_event(self.AffiliationDeclared, **actor_fields(actor, on, now),
                            umkm_nib=umkm_nib, kind=kind, ended_date=opt_iso(ended))
 
     def end_affiliation(self, actor: Actor, now: datetime, on: date, umkm_nib: str) -> None:
-        existing = self.latest_affiliation(umkm_nib)
-        if existing is None:
+        if not self.affiliation_periods(umkm_nib):
             raise InvalidValue.single("umkm_nib", "no affiliation with this business")
-        if existing.ended_date is not None:
+        existing = self.open_affiliation(umkm_nib)
+        if existing is None:
             raise TransitionForbidden(f"the affiliation with {umkm_nib} has already ended")
         if on < existing.effective_date:
             raise InvalidValue.single("ended_date", "must not be before the affiliation began")
@@ -212,6 +220,11 @@ class Business(Aggregate):
     def latest_affiliation(self, umkm_nib: str) -> Affiliation | None:
         """The most recently declared affiliation period with `umkm_nib` (None: never)."""
         return next((a for a in reversed(self.affiliations) if a.umkm_nib == umkm_nib), None)
+
+    def open_affiliation(self, umkm_nib: str) -> Affiliation | None:
+        """The period with `umkm_nib` that has not ended (None: none open)."""
+        return next((a for a in self.affiliations
+                     if a.umkm_nib == umkm_nib and a.ended_date is None), None)
 
     def affiliation_periods(self, umkm_nib: str) -> list[Affiliation]:
         """Every affiliation period with `umkm_nib`, in the order declared."""

@@ -128,6 +128,32 @@ def test_a_re_declared_affiliation_keeps_the_earlier_period():
         == [date(2022, 12, 31), date(2024, 9, 30)]
 
 
+def test_an_earlier_period_recorded_later_is_kept_and_the_open_one_is_what_ends():
+    """Open 2024-01-01..; then 2022 (ended) is recorded: it overlaps nothing, so it is taken
+    (only the latest declared was compared: 409); ending ends the open 2024 period."""
+    b = Business.register(actor=DINAS, now=NOW, on=date(2020, 1, 3), nib="3317000000101",
+                          name="PT Contoh Rembang (sampel)", scale=Scale.BESAR,
+                          region_code="33.17.05", kbli=["10213"], address=None)
+    b.declare_affiliation(DINAS, NOW, date(2024, 1, 1), umkm_nib="3317000000202", kind="controls",
+                          ended=None)
+    b.declare_affiliation(DINAS, NOW, date(2022, 1, 1), umkm_nib="3317000000202", kind="owns",
+                          ended=date(2022, 12, 31))
+    with pytest.raises(TransitionForbidden):  # overlaps the 2022 period
+        b.declare_affiliation(DINAS, NOW, date(2021, 6, 1), umkm_nib="3317000000202",
+                              kind="owns", ended=date(2022, 2, 1))
+    with pytest.raises(TransitionForbidden):  # overlaps the open one
+        b.declare_affiliation(DINAS, NOW, date(2023, 6, 1), umkm_nib="3317000000202",
+                              kind="owns", ended=None)
+    b.end_affiliation(DINAS, NOW, date(2024, 9, 30), "3317000000202")
+    replayed = project(None, b.collect_events())
+    for business in (b, replayed):
+        assert sorted((a.effective_date, a.ended_date) for a in
+                      business.affiliation_periods("3317000000202")) == [
+            (date(2022, 1, 1), date(2022, 12, 31)), (date(2024, 1, 1), date(2024, 9, 30))]
+        assert business.affiliated_with("3317000000202", date(2022, 6, 1))
+        assert not business.affiliated_with("3317000000202", date(2023, 6, 1))
+
+
 def test_a_business_cannot_be_affiliated_with_itself():
     b = registered(Scale.BESAR)
     with pytest.raises(InvalidValue):
