@@ -1,9 +1,14 @@
-"""View: scale changes of businesses by effective date and region, for naik kelas counts.
+"""View: naik kelas — the upward moves in each business's dated scale history, by effective
+date and region.
 
-Two tables: each business's region (from `Business.Registered`) and each recorded scale change
-(`Business.ScaleChanged`, as it was recorded: its `from_scale` is the scale in force on its
-effective date when the change was recorded). They are joined at query time, so folding never
-reads: handlers collect rows in memory and `flush()` inserts them in bulk.
+Three tables: each business's region (from `Business.Registered`); its scale entries (the
+registered scale, the baseline before any change whatever the registration's date, and every
+`Business.ScaleChanged` by effective date: `domain.business.ordered_scales`); and the moves
+between consecutive entries of that history, recomputed for a business whenever a change is
+recorded for it. A change recorded late but dated early takes its place in the history: until
+2026-12-05 each change was counted with the `from_scale` it was recorded with, so back-dated
+changes counted twice (mikro→besar recorded for 2022-06-01, then for 2022-01-01: two naik
+kelas) or hid a downgrade. The new table makes existing stores rebuild the view on start.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.business import Business
 from projections.runtime import View
-from projections.tables import insert_rows, metadata, region_within
+from projections.tables import chunks, insert_rows, metadata, region_within
 
 SCALES = ("mikro", "kecil", "menengah", "besar")
 # Every move up the order (naik kelas), in a fixed order: (from_scale, to_scale).
@@ -28,6 +33,15 @@ businesses = sa.Table(
     sa.Column("business_id", sa.String(36), primary_key=True),
     sa.Column("nib", sa.String(13), nullable=False),
     sa.Column("region_code", sa.String(13), nullable=False, index=True),
+)
+
+entries = sa.Table(
+    "view_scale_entry", metadata,
+    sa.Column("business_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),  # ties on a date: the later one wins
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("scale", sa.String(10), nullable=False),
+    sa.Column("registered", sa.Boolean, nullable=False),
 )
 
 changes = sa.Table(
@@ -42,14 +56,14 @@ changes = sa.Table(
 
 class ScaleUpgradesView(View):
     name = "scale_upgrades"
-    tables = (businesses, changes)
-    read_indexes = ("ix_view_scale_business_region_code", "ix_view_scale_change_business_id",
-                    "ix_view_scale_change_effective_date")
+    tables = (businesses, entries, changes)
+    read_indexes = ("ix_view_scale_business_region_code", "ix_view_scale_change_effective_date")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
         self._businesses: list[dict[str, Any]] = []
-        self._changes: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
+        self._changed: set[str] = set()  # businesses whose moves are recomputed
 
     @singledispatchmethod
     def process_event(self, e: Any, tracking: Tracking) -> None:
@@ -59,23 +73,53 @@ class ScaleUpgradesView(View):
     def _registered(self, e: Business.Registered, tracking: Tracking) -> None:
         self._businesses.append({"business_id": str(e.originator_id), "nib": e.nib,
                                  "region_code": e.region_code})
+        self._entries.append({"business_id": str(e.originator_id),
+                              "seq": tracking.notification_id,
+                              "effective_date": date.fromisoformat(e.effective_date),
+                              "scale": e.scale, "registered": True})
 
     @process_event.register(Business.ScaleChanged)
     def _scale_changed(self, e: Business.ScaleChanged, tracking: Tracking) -> None:
-        self._changes.append({"seq": tracking.notification_id,
-                              "business_id": str(e.originator_id), "from_scale": e.from_scale,
-                              "to_scale": e.to_scale,
-                              "effective_date": date.fromisoformat(e.effective_date)})
+        self._entries.append({"business_id": str(e.originator_id),
+                              "seq": tracking.notification_id,
+                              "effective_date": date.fromisoformat(e.effective_date),
+                              "scale": e.to_scale, "registered": False})
+        self._changed.add(str(e.originator_id))
 
     def flush(self) -> None:
         try:
             if self._businesses:
                 insert_rows(self.conn, businesses, self._businesses)
-            if self._changes:
-                insert_rows(self.conn, changes, self._changes)
+            if self._entries:
+                insert_rows(self.conn, entries, self._entries)
+            if self._changed:
+                self._write_moves(sorted(self._changed))
         finally:
             self._businesses = []
-            self._changes = []
+            self._entries = []
+            self._changed = set()
+
+    def _write_moves(self, ids: list[str]) -> None:
+        """The moves of these businesses' histories, replacing the ones stored."""
+        history: dict[str, list[Any]] = {}
+        for chunk in chunks(ids):
+            for r in self.conn.execute(sa.select(entries).where(entries.c.business_id.in_(chunk))
+                                       .order_by(entries.c.business_id, entries.c.seq)):
+                history.setdefault(r.business_id, []).append(r)
+            self.conn.execute(changes.delete().where(changes.c.business_id.in_(chunk)))
+        rows = []
+        for bid, found in history.items():
+            registered = [r for r in found if r.registered]
+            later = sorted((r for r in found if not r.registered),
+                           key=lambda r: (r.effective_date, r.seq))
+            current = registered[0].scale if registered else None
+            for r in later:
+                if current is not None and r.scale != current:
+                    rows.append({"seq": r.seq, "business_id": bid, "from_scale": current,
+                                 "to_scale": r.scale, "effective_date": r.effective_date})
+                current = r.scale
+        if rows:
+            insert_rows(self.conn, changes, rows)
 
 
 def counts(conn: sa.Connection, region: str, date_from: date,

@@ -15,7 +15,7 @@ from api.schemas import (
 )
 from domain.access import Principal
 from domain.application import Written
-from domain.business import Business
+from domain.business import Business, ordered_scales
 from domain.clock import jakarta_date
 
 router = APIRouter(prefix="/v1/businesses", tags=["businesses"])
@@ -33,7 +33,8 @@ def business_read(b: Business, today: date) -> BusinessRead:
         nib=b.nib, name=b.name, scale=b.scale_on(today),
         region_code=b.region_code, kbli=b.kbli, kbli_version=b.kbli_version, address=b.address,
         scale_history=[{"scale": e.scale, "effective_date": e.effective_date,
-                        "recorded_at": e.recorded_at} for e in b.scale_history],
+                        "recorded_at": e.recorded_at, "registered": i == 0}
+                       for i, e in enumerate(ordered_scales(b.scale_history))],
         facts=[vars(f) for f in b.facts],
         affiliations=[vars(a) for a in b.affiliations], version=b.version)
 
@@ -62,7 +63,7 @@ def change_scale(nib: NIB, body: ScaleChangeCreate, request: Request, response: 
     basis = body.basis.model_dump(exclude_none=True) if body.basis else None
     w = deps.container(request).ledger.change_scale(
         who, deps.now(request), nib, scale=body.scale, effective_date=body.effective_date,
-        basis=basis)
+        basis=basis, expected_version=deps.if_match(request))
     return _written(request, response, "business.change_scale", nib, w)
 
 
@@ -71,6 +72,7 @@ def change_scale(nib: NIB, body: ScaleChangeCreate, request: Request, response: 
 def declare_fact(nib: NIB, body: FactCreate, request: Request, response: Response,
                  who: Principal = Depends(principal)) -> BusinessWritten:
     w = deps.container(request).ledger.declare_fact(who, deps.now(request), nib,
+                                                    expected_version=deps.if_match(request),
                                                     **body.model_dump())
     return _written(request, response, "business.declare_fact", nib, w)
 
@@ -79,8 +81,9 @@ def declare_fact(nib: NIB, body: FactCreate, request: Request, response: Respons
              responses=deps.errors(400, 403, 404, 409, 422))
 def declare_affiliation(nib: NIB, body: AffiliationCreate, request: Request, response: Response,
                         who: Principal = Depends(principal)) -> BusinessWritten:
-    w = deps.container(request).ledger.declare_affiliation(who, deps.now(request), nib,
-                                                           **body.model_dump())
+    w = deps.container(request).ledger.declare_affiliation(
+        who, deps.now(request), nib, expected_version=deps.if_match(request),
+        **body.model_dump())
     return _written(request, response, "business.declare_affiliation", nib, w)
 
 
@@ -91,5 +94,6 @@ def end_affiliation(nib: NIB, umkm_nib: NIB, body: AffiliationEnd, request: Requ
                     response: Response, who: Principal = Depends(principal)) -> BusinessWritten:
     w = deps.container(request).ledger.end_affiliation(who, deps.now(request), nib,
                                                        umkm_nib=umkm_nib,
-                                                       ended_date=body.ended_date)
+                                                       ended_date=body.ended_date,
+                                                       expected_version=deps.if_match(request))
     return _written(request, response, "business.end_affiliation", nib, w)

@@ -55,6 +55,9 @@ class ScaleEntryRead(BaseModel):
     scale: Scale
     effective_date: date
     recorded_at: Instant
+    registered: bool = Field(False, description=(
+        "the registration's entry, always first: its scale holds from the beginning until the "
+        "first change, whatever its effective_date; the changes follow by effective_date"))
 
 
 class FactRead(BaseModel):

@@ -44,7 +44,8 @@ class BusinessUseCases(LedgerBase):
         return b
 
     def _business_command(self, by: Principal, action: str, nib: str,
-                          act: Callable[[Business], None]) -> Written:
+                          act: Callable[[Business], None],
+                          expected_version: int | None = None) -> Written:
         require_role(by, action)
         b = self._take(Business, business_id(v.nib(nib)))
         if b is None:
@@ -54,30 +55,34 @@ class BusinessUseCases(LedgerBase):
             check_read_business(by, b.nib, b.region_code)
             if by.role is Role.COMPANY and b.nib not in by.nibs:
                 raise NotFound(f"business {nib} not found")
+            self._check_version(b, expected_version)
             act(b)
         return self._run(b, checked)
 
     def change_scale(self, by: Principal, now: datetime, nib: str, *, scale: str,
-                     effective_date: date, basis: dict[str, int] | None = None) -> Written:
+                     effective_date: date, basis: dict[str, int] | None = None,
+                     expected_version: int | None = None) -> Written:
         def act(b: Business) -> None:
             to = v.scale(scale)
             for key, value in (basis or {}).items():
                 v.rupiah(value, f"basis.{key}")
             kept = {k: x for k, x in (basis or {}).items() if x is not None}
             b.change_scale(by.actor, utc(now), effective_date, to, kept)
-        return self._business_command(by, "business.scale", nib, act)
+        return self._business_command(by, "business.scale", nib, act, expected_version)
 
     def declare_fact(self, by: Principal, now: datetime, nib: str, *, name: str, value: Decimal,
-                     unit: str, effective_date: date, evidence_id: str | None = None) -> Written:
+                     unit: str, effective_date: date, evidence_id: str | None = None,
+                     expected_version: int | None = None) -> Written:
         def act(b: Business) -> None:
             b.declare_fact(by.actor, utc(now), effective_date,
                            name=v.text(name, "name", max_len=100) or "", value=value,
                            unit=v.text(unit, "unit", max_len=50) or "", evidence_id=evidence_id)
-        return self._business_command(by, "business.fact", nib, act)
+        return self._business_command(by, "business.fact", nib, act, expected_version)
 
     def declare_affiliation(self, by: Principal, now: datetime, nib: str, *, umkm_nib: str,
                             kind: str, effective_date: date,
-                            ended_date: date | None = None) -> Written:
+                            ended_date: date | None = None,
+                            expected_version: int | None = None) -> Written:
         def act(b: Business) -> None:
             v.nib(umkm_nib, "umkm_nib")
             try:
@@ -88,9 +93,10 @@ class BusinessUseCases(LedgerBase):
                 raise InvalidValue.single("umkm_nib", "is not a registered business")
             b.declare_affiliation(by.actor, utc(now), effective_date, umkm_nib=umkm_nib,
                                   kind=affiliation, ended=ended_date)
-        return self._business_command(by, "business.affiliation", nib, act)
+        return self._business_command(by, "business.affiliation", nib, act, expected_version)
 
     def end_affiliation(self, by: Principal, now: datetime, nib: str, *, umkm_nib: str,
-                        ended_date: date) -> Written:
+                        ended_date: date, expected_version: int | None = None) -> Written:
         return self._business_command(by, "business.affiliation", nib, lambda b:
-                                      b.end_affiliation(by.actor, utc(now), ended_date, umkm_nib))
+                                      b.end_affiliation(by.actor, utc(now), ended_date, umkm_nib),
+                                      expected_version)

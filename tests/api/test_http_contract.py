@@ -174,6 +174,25 @@ def test_identifiers_in_other_scripts_digits_are_422(parties: Parties, field: st
     assert problem["errors"][0]["field"].split(".")[0] == field
 
 
+def test_business_writes_honour_if_match_like_partnership_writes(parties: Parties) -> None:
+    """The answers carry an ETag; a stale If-Match was ignored (201) and a malformed one too."""
+    c, url = parties.client, f"/v1/businesses/{LARGE_A}/facts"
+    fact = {"name": "commercial_area", "value": "1000", "unit": "m2",
+            "effective_date": "2024-01-01"}
+    version = expect(c.get(f"/v1/businesses/{LARGE_A}", headers=bearer(parties.admin)),
+                     200)["version"]
+    stale = {**bearer(parties.admin), "If-Match": f'"{version - 1}"'}
+    assert_problem(c.post(url, json=fact, headers=stale), 409)
+    assert_problem(c.post(url, json=fact, headers={**bearer(parties.admin),
+                                                   "If-Match": "garbage"}), 400)
+    current = {**bearer(parties.admin), "If-Match": f'"{version}"'}
+    written = expect(c.post(url, json=fact, headers=current), 201)
+    assert written["version"] == version + 1
+    assert_problem(c.post(f"/v1/businesses/{UMKM_A}/scale-changes", json={
+        "scale": "kecil", "effective_date": "2024-06-01"},
+        headers={**bearer(parties.admin), "If-Match": '"99"'}), 409)
+
+
 def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
     c = parties.client
     head = expect(c.get("/v1/health"), 200)["position"]

@@ -96,6 +96,28 @@ def test_naik_kelas_counts_every_upward_pair_by_effective_date_inclusive(
     assert counts(body) == {("mikro", "kecil"): 2, ("kecil", "menengah"): 2}
 
 
+def test_naik_kelas_follows_the_dated_history_when_changes_arrive_back_dated(
+        client, admin) -> None:  # type: ignore[no-untyped-def]
+    """Counted from the history in effective-date order, not from each change as recorded:
+    besar from 2022-06-01, then from 2022-01-01 is one naik kelas (it was two); kecil from
+    2022-06-01, then menengah from 2022-01-01 is mikro -> menengah and a move down (it was
+    mikro -> kecil and mikro -> menengah)."""
+    first, second = ("3216030000201", "32.16.03"), ("3216030000202", "32.16.03")
+    for nib, region in (first, second):
+        register_business(client, admin, nib, "mikro", region)
+    position = 0
+    for nib, scale, day in ((first[0], "besar", "2022-06-01"), (first[0], "besar", "2022-01-01"),
+                            (second[0], "kecil", "2022-06-01"),
+                            (second[0], "menengah", "2022-01-01")):
+        position = expect(client.post(f"/v1/businesses/{nib}/scale-changes",
+                                      headers=bearer(admin),
+                                      json={"scale": scale, "effective_date": day}),
+                          201)["position"]
+    body = expect(get_scale(client, admin, region="32.16.03", min_position=position,
+                            **{"from": "2022-01-01", "to": "2022-12-31"}), 200)
+    assert counts(body) == {("mikro", "besar"): 1, ("mikro", "menengah"): 1}
+
+
 def test_naik_kelas_by_region_counts_businesses_registered_in_it(
         client, admin, scales) -> None:  # type: ignore[no-untyped-def]
     a = expect(get_scale(client, admin, region=REGION_A, **YEAR_2024), 200)

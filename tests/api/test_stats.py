@@ -300,4 +300,5 @@ def test_a_graduation_recorded_after_registration_but_dated_before_it_cuts_only_
     business = expect(ledger.client.get(f"/v1/businesses/{UMKM_A}",
                                         headers=bearer(ledger.admin)), 200)
     assert business["scale"] == "besar"
-    assert [e["scale"] for e in business["scale_history"]] == ["mikro", "besar"]
+    assert [(e["scale"], e["registered"]) for e in business["scale_history"]] == [
+        ("mikro", True), ("besar", False)]
