@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import threading
 
-from api.wiring import Container
-from projections.checkpoints import Cadence, Checkpointer, KeyRetired
+from api.wiring import ConfigurationError, Container
+from projections.checkpoints import Cadence, Checkpointer, KeyRetired, audit_metadata
 
 _lock = threading.Lock()
 
 
-def checkpointer(c: Container) -> Checkpointer:
-    """The container's checkpointer, set up on first use (tables, key, rotation)."""
+def checkpointer(c: Container, sign: bool = True) -> Checkpointer:
+    """The container's checkpointer, set up on first use (tables, key, rotation). With
+    `sign=False` (`kemitraan audit check`: reads keys and checkpoints only) the key file is not
+    even read: a wrong KEMITRAAN_AUDIT_KEY_PATH in a read-only command must not make its key
+    the current one (it retired the live key)."""
     existing = c.__dict__.get("_audit_checkpointer")
     if existing is not None:
         return existing
+    s = c.settings
+    if not sign:
+        reader = Checkpointer(c.engine, s.audit_key_file, s.audit_origin)
+        audit_metadata.create_all(c.engine)
+        return reader
     with _lock:
         existing = c.__dict__.get("_audit_checkpointer")
         if existing is None:
-            s = c.settings
+            if s.audit_key_path is not None and not s.audit_key_path.is_file():
+                # An explicit path names an existing key: creating one there (a typo) would
+                # rotate the signing key (ADR 0014). Only the data dir's default is created.
+                raise ConfigurationError(f"KEMITRAAN_AUDIT_KEY_PATH: no key file at "
+                                         f"{s.audit_key_path}")
             existing = Checkpointer(c.engine, s.audit_key_file, s.audit_origin,
                                     Cadence(s.audit_checkpoint_events,
                                             s.audit_checkpoint_seconds))
@@ -28,6 +40,9 @@ def checkpointer(c: Container) -> Checkpointer:
                 import structlog
 
                 structlog.get_logger("audit").error("audit.key_retired", error=str(e))
+            except (ValueError, OSError) as e:  # not a PEM key, a directory, unreadable
+                raise ConfigurationError(f"cannot use the audit key {s.audit_key_file}: "
+                                         f"{getattr(e, 'strerror', None) or e}") from None
             c.__dict__["_audit_checkpointer"] = existing
         return existing
 

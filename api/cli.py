@@ -48,6 +48,9 @@ def open_container() -> Container:
         return build(settings)
     except ConfigurationError as e:
         fail(str(e))
+    except OSError as e:  # a data dir that is a file, or on a read-only file system
+        fail(f"cannot use the data dir {settings.data_dir}: "
+             f"{e.strerror or type(e).__name__}", 2)
     raise AssertionError("unreachable")
 
 
@@ -69,8 +72,10 @@ def lane_processes(store_kind: str, names: list[str], processes: int | None) -> 
 def run_server(container: Container, host: str, port: int) -> None:
     import uvicorn
 
+    from api import audit
     from api.app import create_app, settle_heap
 
+    audit.checkpointer(container)  # a bad audit key fails here, in one line, not in uvicorn
     app = create_app(container, run_projections=True)
     settle_heap()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -78,7 +83,8 @@ def run_server(container: Container, host: str, port: int) -> None:
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+          port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")]
+          = 8000) -> None:
     """Serve the API, the web pages and the projections in one process."""
     container = open_container()
     typer.echo(f"Kemitraan Ledger on http://{host}:{port} ({container.store_kind})", err=True)
@@ -86,8 +92,9 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on")] = "1
 
 
 @app.command()
-def demo(host: Annotated[str, typer.Option()] = "127.0.0.1",
-         port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+def demo(host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")]
+         = 8000) -> None:
     """Seed the demo ledger into the data dir (if empty), print one token per role, serve."""
     from api.demo import issue_demo_tokens, seed
     from api.demo.dates import DATA_UNTIL
@@ -207,6 +214,9 @@ def main() -> None:
         sys.exit(getattr(e, "exit_code", 2))
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except ConfigurationError as e:  # found after start-up, e.g. the audit key (api/audit.py)
+        typer.echo(f"kemitraan: {str(e).splitlines()[0]}", err=True)
+        sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

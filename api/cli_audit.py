@@ -37,7 +37,7 @@ def _live(container: Any, region: str | None, sign: bool) -> Any:
     from projections.audit_export import live_bundle
 
     container.views.catch_up()
-    signer = checkpointer(container)
+    signer = checkpointer(container, sign=sign)
     size = int(signer.fresh()["tree_size"]) if sign else None
     # Signed: the bundle ends at the checkpoint just signed (another process may fold more
     # meanwhile), so every leaf in it is covered by a signature.
@@ -91,6 +91,9 @@ def verify_file(
     from projections.audit_verify import read_bundle, verify
 
     saved = _json_file(checkpoint, dict) if checkpoint is not None else None
+    if saved is not None and not {"tree_size", "root_hash", "key_id", "signature",
+                                  "origin"} <= set(saved):
+        fail(f"cannot read {checkpoint}: not a checkpoint (GET /v1/audit/checkpoints/latest)", 2)
     pinned = _json_file(keys, list) if keys is not None else None
     try:
         report = verify(read_bundle(str(file)), saved, pinned)
@@ -123,7 +126,8 @@ def check() -> None:
 
     container = open_container()
     try:
-        report = verify(_live(container, None, sign=False), signed_to_the_end=False)
+        report = verify(_live(container, None, sign=False), signed_to_the_end=False,
+                        trust_note="keys as registered in this store")
     finally:
         container.close()
     _finish(report)

@@ -50,6 +50,7 @@ class Report:
     root: str | None = None
     keys_pinned: bool = False
     unsigned: int = 0  # leaves after the newest checkpoint (only when they are allowed)
+    trust_note: str | None = None  # which keys were trusted, when not a bundle's or pinned
 
     @property
     def ok(self) -> bool:
@@ -62,8 +63,9 @@ class Report:
 
     def summary(self) -> str:
         if self.ok:
-            trust = ("signed with the pinned keys" if self.keys_pinned else
-                     "keys taken from the bundle itself: pin them with --keys")
+            trust = self.trust_note or ("signed with the pinned keys" if self.keys_pinned else
+                                        "keys taken from the bundle itself: pin them with "
+                                        "--keys")
             tail = (f"; the last {self.unsigned} leaves are not yet covered by a checkpoint"
                     if self.unsigned else "")
             return (f"OK: {self.leaves} leaves ({self.events} events shown), "
@@ -178,11 +180,12 @@ def _entry_leaf(entry: dict[str, Any], index: int, report: Report) -> bytes | No
 
 
 def verify(bundle: Bundle, saved: dict[str, Any] | None = None,
-           pinned: list[dict[str, Any]] | None = None, signed_to_the_end: bool = True) -> Report:
+           pinned: list[dict[str, Any]] | None = None, signed_to_the_end: bool = True,
+           trust_note: str | None = None) -> Report:
     """`pinned`: the only keys to trust (else the bundle's own). `signed_to_the_end`: every
     leaf must be covered by a checkpoint (an exported bundle); `audit check` of the live store
     allows the leaves folded since the newest one."""
-    report = Report(keys_pinned=pinned is not None)
+    report = Report(keys_pinned=pinned is not None, trust_note=trust_note)
     keys = {}
     for k in (bundle.keys if pinned is None else pinned):
         keys[k.get("key_id")] = k

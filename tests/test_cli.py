@@ -295,3 +295,39 @@ def test_projections_status_says_which_due_spans_still_answer_from_older_cells()
         "2026-Q4 (cells 75 s old, still answering), 2026 (cells 200 s old, the scan answers), "
         "2025-Q3 (no cells yet)")
     assert describe_due(due[:1], now, 0) == "2026-Q4 (cells 75 s old, the scan answers)"
+
+
+def test_a_wrong_audit_key_path_is_refused_and_never_retires_the_live_key(
+        tmp_path: Path) -> None:
+    """A typo in KEMITRAAN_AUDIT_KEY_PATH used to create a key there and retire the live one,
+    even from the read-only `audit check`; a key file that is not a key gave a traceback."""
+    assert run(["token", "create", "--role", "auditor"], tmp_path).returncode == 0
+    bundle = tmp_path / "a.jsonl"
+    assert run(["audit", "export", "--out", str(bundle)], tmp_path).returncode == 0
+    typo = tmp_path / "typo.pem"
+    check = run(["audit", "check"], tmp_path, KEMITRAAN_AUDIT_KEY_PATH=str(typo))
+    assert check.returncode == 0 and not typo.exists(), check.stderr
+    export = run(["audit", "export", "--out", str(bundle)], tmp_path,
+                 KEMITRAAN_AUDIT_KEY_PATH=str(typo))
+    assert export.returncode == 2 and not typo.exists()
+    assert export.stderr.strip().splitlines() == [
+        f"kemitraan: KEMITRAAN_AUDIT_KEY_PATH: no key file at {typo}"]
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("hello\n")
+    bad = run(["audit", "export", "--out", str(bundle)], tmp_path,
+              KEMITRAAN_AUDIT_KEY_PATH=str(not_a_key))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    # the live key still signs
+    run(["token", "create", "--role", "auditor"], tmp_path)
+    again = run(["audit", "export", "--out", str(bundle)], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert run(["audit", "verify", str(bundle)], tmp_path).returncode == 0
+
+
+def test_a_data_dir_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    result = run(["token", "list"], a_file)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot use the data dir" in line, line
