@@ -51,12 +51,12 @@ def import_file(
     body = result_body(result, dry_run)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
-        return
-    for rejected in body["rejected"]:
-        cells = "; ".join(f"{e['column']}: {e['message']}" for e in rejected["errors"])
-        typer.echo(f"row {rejected['row']}: {cells}")
-    verb = "would be created" if dry_run else "created"
-    typer.echo(f"{body['rows']} rows: {body['accepted']} {verb}, {body['unchanged']} unchanged, "
-               f"{len(body['rejected'])} rejected")
-    if body["rejected"]:
+    else:
+        for rejected in body["rejected"]:
+            cells = "; ".join(f"{e['column']}: {e['message']}" for e in rejected["errors"])
+            typer.echo(f"row {rejected['row']}: {cells}")
+        verb = "would be created" if dry_run else "created"
+        typer.echo(f"{body['rows']} rows: {body['accepted']} {verb}, {body['unchanged']} "
+                   f"unchanged, {len(body['rejected'])} rejected")
+    if body["rejected"]:  # with --json too (it exited 0)
         raise typer.Exit(1)  # scripts see that some rows did not go in

@@ -50,6 +50,7 @@ def test_import_lists_the_bad_row_exits_1_and_a_second_run_creates_nothing(
     assert "importing" in dry.stderr  # the progress bar
 
     first = run(["import", str(path), "--json"], data)
+    assert first.returncode == 1  # with --json too: a row did not go in (it was 0)
     body = json.loads(first.stdout)
     assert (body["accepted"], len(body["created"]), body["rejected"][0]["row"]) == (5, 5, 7)
     second = run(["import", str(path)], data)
