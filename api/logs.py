@@ -71,8 +71,11 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []),
                                       (b"x-request-id", request_id.encode("latin-1"))]
                 if message["status"] >= 400:
+                    who = (scope.get("state") or {}).get("principal")  # set once authenticated
                     log.info("request.rejected", method=scope["method"], path=scope["path"],
                              status=message["status"],
+                             principal=who.id if who else None,
+                             role=who.role.value if who else None,
                              ms=round((time.perf_counter() - started) * 1000, 1))
             await send(message)
 

@@ -31,8 +31,9 @@ class Settings(BaseSettings):
         "year, its pre-aggregated funnel may still answer for this long after it was computed, "
         "giving its own as_of and position (never below a request's min_position); then the "
         "live scan answers. 0: only up-to-date cells answer (ADR 0019).")
-    log_format: str | None = Field(default=None, description="json or console; default: "
-                                   "console on a terminal, json otherwise.")
+    log_format: Literal["json", "console"] | None = Field(
+        default=None, description="json or console; default: console on a terminal, json "
+                                  "otherwise.")
 
     audit_key_path: Path | None = Field(default=None, description="The Ed25519 key that signs "
                                         "audit checkpoints (PEM); default: created in the data dir.")

@@ -110,6 +110,11 @@ def test_an_unreachable_database_exits_non_zero_with_one_line(tmp_path: Path) ->
     assert "cannot open the event store" in result.stderr
 
 
+def test_an_unknown_log_format_is_a_bad_setting(tmp_path: Path) -> None:
+    result = run(["token", "list"], tmp_path, KEMITRAAN_LOG_FORMAT="xml")
+    assert result.returncode == 2 and "KEMITRAAN_LOG_FORMAT" in result.stderr
+
+
 def test_a_bad_setting_is_named_with_what_is_wrong_in_one_line(tmp_path: Path) -> None:
     result = run(["token", "create", "--role", "admin"], tmp_path,
                  KEMITRAAN_MAX_UPLOAD_BYTES="20MB")

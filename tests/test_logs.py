@@ -65,3 +65,24 @@ def test_an_upload_logs_no_file_content(client, make_token, json_logs):  # type:
     assert "RAHASIA" not in err and admin not in err
     assert any(json.loads(x)["command"] == "partnership.submit_evidence"
                for x in err.splitlines() if '"command.done"' in x)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_regulation_writes_log_their_command_and_a_refusal_says_who(  # type: ignore[no-untyped-def]
+        client, make_token, json_logs):
+    """Enacting or revoking a regulation logged nothing; a refused request did not say by whom."""
+    import pathlib
+
+    admin = make_token("admin")
+    capsys = json_logs
+    pack = json.loads((pathlib.Path(__file__).parents[1] / "rules" /
+                       "perbup-bekasi-73-2020.json").read_text())
+    capsys.readouterr()
+    assert client.post("/v1/regulations", json=pack, headers=bearer(admin)).status_code == 201
+    auditor = make_token("auditor")
+    assert client.post("/v1/regulations", json=pack, headers=bearer(auditor)).status_code == 403
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    [done] = [x for x in lines if x["event"] == "command.done"]
+    assert done["command"] == "regulation.enact" and done["stream_id"]
+    [refused] = [x for x in lines if x["event"] == "request.rejected"]
+    assert (refused["status"], refused["role"]) == (403, "auditor") and refused["principal"]

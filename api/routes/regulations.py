@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from api import deps, exports
 from api.auth import principal
+from api.logs import command_done
 from api.problems import Problem
 from api.schemas.common import REGION_PATTERN
 from api.schemas.regulations import (
@@ -62,6 +63,7 @@ def enact(body: PackBody, request: Request, response: Response,
           who: Principal = Depends(principal)) -> RegulationWritten:
     pack = parse_pack(body)
     w = deps.container(request).ledger.enact_regulation(who, deps.now(request), pack)
+    command_done(request, "regulation.enact", w)
     deps.set_etag(response, w.version)
     return RegulationWritten(id=pack["id"], version=w.version, position=w.position or 0)
 
@@ -72,6 +74,7 @@ def amend(reg_id: str, body: PackBody, request: Request, response: Response,
           who: Principal = Depends(principal)) -> RegulationWritten:
     pack = parse_pack(body)
     w = deps.container(request).ledger.amend_regulation(who, deps.now(request), reg_id, pack)
+    command_done(request, "regulation.amend", w)
     deps.set_etag(response, w.version)
     return RegulationWritten(id=reg_id, version=w.version, position=w.position or 0)
 
@@ -82,6 +85,7 @@ def revoke(reg_id: str, body: RevokeBody, request: Request, response: Response,
            who: Principal = Depends(principal)) -> RegulationWritten:
     w = deps.container(request).ledger.revoke_regulation(
         who, deps.now(request), reg_id, effective_date=body.effective_date, reason=body.reason)
+    command_done(request, "regulation.revoke", w)
     deps.set_etag(response, w.version)
     return RegulationWritten(id=reg_id, version=w.version, position=w.position or 0)
 

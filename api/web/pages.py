@@ -18,6 +18,7 @@ from api import deps, exports
 from api.routes.partnerships import LIST_COLUMNS
 from api.routes.stats import current_quarter, stats_region
 from api.schemas.common import REGION_PREFIX_PATTERN
+from api.logs import command_done
 from api.views import event_type, summary_read
 from api.web import pesan
 from api.web.common import ROLE_NAMES, guard, not_found, render, safe_next
@@ -307,12 +308,14 @@ def answer(request: Request, pid: str, csrf: Annotated[str, Form(max_length=200)
         if keputusan == "tolak" and not catatan.strip():
             message = "Gagal: tuliskan alasan bila menolak, agar perusahaan tahu sebabnya."
         elif keputusan == "tolak":
-            c.ledger.decline(who, deps.now(request), agg_id, reason=catatan.strip(),
-                             expected_version=versi)
+            written = c.ledger.decline(who, deps.now(request), agg_id,
+                                       reason=catatan.strip(), expected_version=versi)
+            command_done(request, "partnership.decline", written)
             message = "Kemitraan ditolak. Alasan Anda tercatat."
         else:
-            c.ledger.confirm(who, deps.now(request), agg_id, note=catatan.strip() or None,
-                             expected_version=versi)
+            written = c.ledger.confirm(who, deps.now(request), agg_id,
+                                       note=catatan.strip() or None, expected_version=versi)
+            command_done(request, "partnership.confirm", written)
             message = "Terima kasih: kemitraan ini Anda konfirmasi benar."
     except (ValueError, NotFound):
         return not_found(request, who)

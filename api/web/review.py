@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api import deps
+from api.logs import command_done
 from api.problems import Problem
 from api.routes.evidence import serve_evidence
 from api.web import pesan
@@ -87,6 +88,7 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
             message = ("Bukti diverifikasi." if keputusan == "verified"
                        else "Bukti ditolak dengan alasan tercatat.")
             position = written.position
+            command_done(request, "partnership.review_evidence", written)
     path, _, query = safe_next(kembali).partition("?")
     kept = {k: v for k, v in parse_qsl(query) if k not in ("pesan", "tanda", "posisi")}
     if position is not None and path == "/bukti":
