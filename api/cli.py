@@ -150,9 +150,12 @@ def token_list(
     (WIB). Never the tokens themselves: only their hashes are stored."""
     import json
 
+    from domain.access import Role
     from domain.clock import WIB
     from projections import access_tokens
 
+    if role is not None and role not in {r.value for r in Role}:
+        fail(f"--role must be one of {', '.join(r.value for r in Role)}", 2)
     container = open_container()
     try:
         container.views.read_position(None)  # caught up, as every projection read

@@ -93,6 +93,7 @@ def test_token_list_shows_who_holds_what_and_token_revoke_ends_a_token(tmp_path:
     ["token", "create", "--role", "dinas"],
     ["token", "create", "--role", "umkm", "--nib", "123"],
     ["token", "revoke", "not-an-id"],
+    ["token", "list", "--role", "wizard"],
     ["token", "revoke", "00000000-0000-0000-0000-000000000000"],
 ])
 def test_bad_arguments_exit_non_zero_with_one_line(tmp_path: Path, args: list[str]) -> None:
