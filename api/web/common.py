@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.web import format as fmt
 from api.web import pesan
-from api.web.session import COOKIE, csrf_token, shown_message, web_principal
+from api.web.session import COOKIE, check_csrf, csrf_token, shown_message, web_principal
 from domain.access import Principal, Role
 
 HERE = Path(__file__).parent
@@ -61,6 +61,16 @@ def guard(request: Request, page: str) -> Principal | Response:
         return sign_in_redirect(request)
     if not may_see(who, page):
         return not_found(request, who)
+    return who
+
+
+def guard_form(request: Request, page: str, csrf: str) -> Principal | Response:
+    """`guard` for a form posted from `page`, and its CSRF token checked (403 when wrong)."""
+    who = guard(request, page)
+    if isinstance(who, Response):
+        return who
+    if not check_csrf(request, csrf):
+        return Response("CSRF token salah", status_code=403)
     return who
 
 

@@ -10,8 +10,7 @@ from fastapi.responses import Response
 from api import deps, imports
 from api.exports import CSV_MEDIA, XLSX_MEDIA
 from api.problems import Problem
-from api.web.common import guard, render
-from api.web.session import check_csrf
+from api.web.common import guard, guard_form, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,11 +42,9 @@ def template(request: Request, ext: str) -> Response:
 def upload(request: Request, csrf: Annotated[str, Form(max_length=200)],
            file: Annotated[UploadFile, File()],
            uji: Annotated[str, Form(max_length=10)] = "") -> Response:
-    page = guard(request, "impor")
+    page = guard_form(request, "impor", csrf)
     if isinstance(page, Response):
         return page
-    if not check_csrf(request, csrf):
-        return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
     dry_run = uji == "ya"
     limit = c.settings.max_upload_bytes

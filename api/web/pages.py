@@ -21,7 +21,7 @@ from api.schemas.common import REGION_PREFIX_PATTERN
 from api.logs import command_done
 from api.views import event_type, summary_read
 from api.web import pesan
-from api.web.common import ROLE_NAMES, guard, not_found, render, safe_next
+from api.web.common import ROLE_NAMES, guard, guard_form, not_found, render, safe_next
 from api.web.session import (
     authenticate, check_csrf, clear_session, message_url, set_session, web_principal,
 )
@@ -294,11 +294,9 @@ def answer(request: Request, pid: str, csrf: Annotated[str, Form(max_length=200)
            catatan: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """The UMKM confirms or declines the proposal it was shown (`versi`: a proposal amended
     since is not answered unseen)."""
-    who = guard(request, "kemitraan")
+    who = guard_form(request, "kemitraan", csrf)
     if isinstance(who, Response):
         return who
-    if not check_csrf(request, csrf):
-        return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
     try:
         agg_id = UUID(pid)

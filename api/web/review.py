@@ -14,9 +14,9 @@ from api.logs import command_done
 from api.problems import Problem
 from api.routes.evidence import serve_evidence
 from api.web import pesan
-from api.web.common import guard, not_found, render, safe_next
+from api.web.common import guard, guard_form, not_found, render, safe_next
 from api.web.pages import NAMES
-from api.web.session import check_csrf, message_url, web_principal
+from api.web.session import message_url, web_principal
 from api.web.common import sign_in_redirect
 from domain.access import partnership_scope_filter
 from domain.errors import DomainError, NotFound
@@ -59,11 +59,9 @@ def review(request: Request, csrf: Annotated[str, Form(max_length=200)],
            keputusan: Annotated[str, Form(max_length=20)],
            alasan: Annotated[str, Form(max_length=2000)] = "",
            kembali: Annotated[str, Form(max_length=2000)] = "/bukti") -> Response:
-    page = guard(request, "bukti")
+    page = guard_form(request, "bukti", csrf)
     if isinstance(page, Response):
         return page
-    if not check_csrf(request, csrf):
-        return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
     position = None
     if keputusan == "verified" and alasan.strip():

@@ -17,8 +17,8 @@ from api import deps
 from api.auth import new_secret, secret_hash
 from api.logs import command_done
 from api.web import pesan
-from api.web.common import ROLE_NAMES, guard, not_found, render
-from api.web.session import check_csrf, message_url
+from api.web.common import ROLE_NAMES, guard, guard_form, not_found, render
+from api.web.session import message_url
 from domain.access import Principal
 from domain.errors import DomainError, InvalidValue, NotFound
 from projections import access_tokens
@@ -56,11 +56,9 @@ def issue(request: Request, csrf: Annotated[str, Form(max_length=200)],
           wilayah: Annotated[str, Form(max_length=20)] = "",
           nib: Annotated[str, Form(max_length=2000)] = "",
           nama: Annotated[str, Form(max_length=200)] = "") -> Response:
-    who = guard(request, "token")
+    who = guard_form(request, "token", csrf)
     if isinstance(who, Response):
         return who
-    if not check_csrf(request, csrf):
-        return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
     secret = new_secret()
     try:
@@ -84,11 +82,9 @@ def issue(request: Request, csrf: Annotated[str, Form(max_length=200)],
 @router.post("/token/cabut")
 def revoke(request: Request, csrf: Annotated[str, Form(max_length=200)],
            token_id: Annotated[str, Form(max_length=40)]) -> Response:
-    who = guard(request, "token")
+    who = guard_form(request, "token", csrf)
     if isinstance(who, Response):
         return who
-    if not check_csrf(request, csrf):
-        return Response("CSRF token salah", status_code=403)
     c = deps.container(request)
     try:
         w = c.ledger.revoke_token(who, deps.now(request), UUID(token_id), reason=None)

@@ -62,23 +62,7 @@ def test_edits_to_the_bundle_itself_are_detected(container: Any, tmp_path: Path)
     r = verify(swapped)
     assert r.exit_code == 1 and first_bad(r) == 2, r.output
     # a forger who rewrites a record AND its leaf hash still contradicts the signed root
-    import base64
-    import hashlib
-
-    from projections import merkle
-    from projections.audit_format import leaf_bytes, record_display
-
-    forged = json.loads(json.dumps(lines))
-    e = forged[first + 9]
-    state = json.loads(base64.b64decode(e["record"]))
-    state["effective_date"] = "1999-01-01"
-    raw = json.dumps(state).encode()
-    e["record"] = base64.b64encode(raw).decode()
-    e["record_sha256"] = hashlib.sha256(raw).hexdigest()
-    e["display"] = record_display(e["topic"], raw)
-    e["leaf_hash"] = merkle.leaf_hash(leaf_bytes(**{k: e[k] for k in (
-        "seq", "stream_id", "version", "topic", "record_sha256")})).hex()
-    r = verify(forged)
+    r = verify(_forged(lines, first + 9))
     assert r.exit_code == 1 and "differs from the signed checkpoint" in r.output, r.output
     # a forged signature
     cps = [i for i, x in enumerate(lines) if "checkpoint" in x]
@@ -191,9 +175,14 @@ def test_rotate_key_then_a_bundle_signed_by_both_keys_verifies(
     assert bad.exit_code == 1 and first_bad(bad) == 4, bad.output
 
 
-def _forge_tail(lines: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:
-    """The bundle with its last event rewritten consistently (record, sha256, display, leaf
-    hash), the way someone with write access to the bundle but not the key would do it."""
+def _forge_tail(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bundle with its last event rewritten consistently."""
+    return _forged(lines, len(lines) - 1)
+
+
+def _forged(lines: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
+    """The bundle with the event on line `at` rewritten consistently (record, sha256, display,
+    leaf hash), the way someone with write access to the bundle but not the key would do it."""
     import base64
     import hashlib
 
@@ -201,7 +190,7 @@ def _forge_tail(lines: list[dict[str, Any]], first: int) -> list[dict[str, Any]]
     from projections.audit_format import leaf_bytes, record_display
 
     forged = json.loads(json.dumps(lines))
-    e = forged[-1]
+    e = forged[at]
     state = json.loads(base64.b64decode(e["record"]))
     state["effective_date"] = "1999-01-01"
     raw = json.dumps(state).encode()
@@ -236,7 +225,7 @@ def test_leaves_no_signed_checkpoint_covers_fail_the_verification(
     assert older, "the seed leaves an older checkpoint behind"
     last_signed = max(lines[i]["checkpoint"]["tree_size"] for i in older)
     trimmed = [x for i, x in enumerate(lines) if i not in covering]
-    for mutated in (trimmed, _forge_tail(trimmed, entries(trimmed)[0])):
+    for mutated in (trimmed, _forge_tail(trimmed)):
         r = run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", mutated)))
         assert r.exit_code == 1 and first_bad(r) == last_signed, r.output
         assert "covered by no signed checkpoint" in r.output
@@ -301,7 +290,7 @@ def test_pinned_keys_refuse_a_checkpoint_signed_with_a_key_the_bundle_brought_al
                   "--keys", str(keys_file))
     assert genuine.exit_code == 0 and "signed with the pinned keys" in genuine.output
 
-    forged = _forge_tail([x for x in lines if x.get("checkpoint", {}).get("tree_size") != n], 0)
+    forged = _forge_tail([x for x in lines if x.get("checkpoint", {}).get("tree_size") != n])
     frontier = merkle.Frontier()
     for x in forged:
         if "leaf_index" in x:

@@ -310,15 +310,8 @@ def test_a_dashboard_url_that_names_no_page_answers_the_indonesian_404_page(
 
 def test_a_compliance_explanation_reads_in_indonesian(client: Any,
                                                       world: dict[str, str]) -> None:
-    share = {
-        "id": "perda-uji-ruang", "title": "Perda uji ruang usaha", "instrument": "perda",
-        "region_code": "32", "effective_from": "2021-01-01", "effective_to": None,
-        "source_url": "https://example.invalid/perda-uji", "obligations": [{
-            "id": "ruang-umkm", "description": "30% ruang usaha untuk UMKM.",
-            "applies_to": {"scale": ["besar"], "kbli_prefix": [], "region_prefix": ""},
-            "measure": "share", "unit": "m2", "of_fact": "commercial_area", "at_least_pct": 30,
-            "partner_filter": {"scale": ["mikro", "kecil"], "region_prefix": ""},
-            "period": "year"}]}
+    from tests.api.test_compliance import SHARE_PACK as share
+
     expect(client.post("/v1/regulations", json=share,
                        headers={"Authorization": f"Bearer {world['admin']}"}), 201)
     sign_in(client, world["dinas"])
