@@ -6,8 +6,9 @@ Library errors are translated into the domain's own at this boundary (ADR 0005).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -85,6 +86,16 @@ class LedgerBase(Application):
             ) from None
         return Written(agg.id, agg.version, recordings[-1].notification.id,
                        status=getattr(agg, "status", None))
+
+    def _as_of(self, cls: type[A], agg_id: UUID, as_of: datetime) -> A | None:
+        """The state as recorded at `as_of`: replay the stream, stop at the first later event."""
+        def until() -> Iterator[Any]:
+            for e in self.events.get(agg_id):
+                if e.timestamp > as_of:
+                    return
+                yield e
+        agg = project(None, until())
+        return agg if isinstance(agg, cls) else None
 
     def _take(self, cls: type[A], agg_id: UUID) -> A | None:
         """The aggregate for a command: from the command cache if this process wrote it last."""

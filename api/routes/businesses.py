@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import deps
 from api.auth import principal
@@ -50,10 +51,16 @@ def register_business(body: BusinessCreate, request: Request, response: Response
 
 @router.get("/{nib}", response_model=BusinessRead, responses=deps.errors(404, 422))
 def get_business(nib: NIB, request: Request, response: Response,
-                 who: Principal = Depends(principal)) -> BusinessRead:
-    b = deps.container(request).ledger.get_business(who, nib)
+                 who: Principal = Depends(principal),
+                 as_of: Annotated[str | None, Query(description=(
+                     "RFC 3339 instant: the business as recorded then (its scale history, "
+                     "facts and affiliations as known at that instant)"))] = None,
+                 ) -> BusinessRead:
+    instant = deps.parse_instant(as_of, "as_of")
+    b = deps.container(request).ledger.get_business(who, nib, as_of=instant)
     deps.set_etag(response, b.version)
-    return business_read(b, jakarta_date(deps.now(request)))
+    # `scale`: on the day of the instant asked about (Jakarta), else today
+    return business_read(b, jakarta_date(instant or deps.now(request)))
 
 
 @router.post("/{nib}/scale-changes", status_code=201, response_model=BusinessWritten,

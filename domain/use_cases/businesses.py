@@ -36,10 +36,14 @@ class BusinessUseCases(LedgerBase):
                               address=v.text(address, "address", required=False))
         return self._save(b, creating=f"a business with NIB {nib} is already registered")
 
-    def get_business(self, by: Principal, nib: str) -> Business:
-        b = self._load(Business, business_id(v.nib(nib)))
+    def get_business(self, by: Principal, nib: str, *, as_of: datetime | None = None
+                     ) -> Business:
+        """The business now, or as recorded at `as_of` (its scale history, facts and
+        affiliations as known then: what an auditor asks of a past report)."""
+        bid = business_id(v.nib(nib))
+        b = self._load(Business, bid) if as_of is None else self._as_of(Business, bid, utc(as_of))
         if b is None:
-            raise NotFound(f"business {nib} not found")
+            raise NotFound(f"business {nib} not found" + (" at that time" if as_of else ""))
         check_read_business(by, b.nib, b.region_code)
         return b
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from domain import values as v
 from domain.access import Principal, Role, may_read_partnership, require_role
-from domain.base import project
 from domain.business import Business, business_id
 from domain.clock import jakarta_date, utc
 from domain.errors import (
@@ -137,14 +136,7 @@ class PartnershipUseCases(LedgerBase):
         return p
 
     def _partnership_as_of(self, pid: UUID, as_of: datetime) -> Partnership | None:
-        """The state as recorded at `as_of`: replay the stream, stop at the first later event."""
-        def until() -> Iterator[Any]:
-            for e in self.events.get(pid):
-                if e.timestamp > as_of:
-                    return
-                yield e
-        p = project(None, until())
-        return p if isinstance(p, Partnership) else None
+        return self._as_of(Partnership, pid, as_of)
 
     def partnership_events(self, by: Principal, pid: UUID) -> list[Any]:
         self.get_partnership(by, pid)  # scope check

@@ -193,6 +193,28 @@ def test_business_writes_honour_if_match_like_partnership_writes(parties: Partie
         headers={**bearer(parties.admin), "If-Match": '"99"'}), 409)
 
 
+def test_a_business_reads_as_recorded_at_an_instant(parties: Parties, clock: Any) -> None:
+    """`as_of` on a business (it was ignored: the current state, even for an instant before
+    the business was registered): its scale history as known then."""
+    from datetime import timedelta
+
+    c = parties.client
+    before = (clock.now - timedelta(seconds=1)).isoformat()
+    registered = clock.now.isoformat()
+    clock.now += timedelta(hours=1)
+    expect(c.post(f"/v1/businesses/{UMKM_A}/scale-changes", headers=bearer(parties.admin),
+                  json={"scale": "kecil", "effective_date": "2024-02-01"}), 201)
+    url = f"/v1/businesses/{UMKM_A}"
+    now = expect(c.get(url, headers=bearer(parties.admin)), 200)
+    then = expect(c.get(url, params={"as_of": registered}, headers=bearer(parties.admin)), 200)
+    assert (now["scale"], len(now["scale_history"])) == ("kecil", 2)
+    assert (then["scale"], len(then["scale_history"]), then["version"]) == ("mikro", 1, 1)
+    body = assert_problem(c.get(url, params={"as_of": before}, headers=bearer(parties.admin)),
+                          404)
+    assert "at that time" in body["detail"]
+    assert_problem(c.get(url, params={"as_of": "yesterday"}, headers=bearer(parties.admin)), 422)
+
+
 def test_an_empty_idempotency_key_is_422_and_records_nothing(parties: Parties) -> None:
     c = parties.client
     head = expect(c.get("/v1/health"), 200)["position"]
