@@ -47,6 +47,9 @@ def report(
         with container.engine.connect() as conn:
             rule_list, results = cr.evaluate_region(container.ledger, conn, region=region or None,
                                                     period=p, regulation=regulation)
+            if regulation and not rule_list:  # an empty report would read as "nothing due"
+                fail(f"--regulation {regulation!r}: no such regulation (see kemitraan rules "
+                     f"load, GET /v1/regulations)", 2)
             if format == "csv":
                 body = to_csv(cr.COLUMNS, [cr.row(r) for r in results])
             elif format == "xlsx":

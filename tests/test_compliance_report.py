@@ -123,6 +123,11 @@ def test_csv_and_xlsx_carry_the_same_rows(tmp_path: Path) -> None:
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][0] == "NIB" and len(values) == 13
     assert [(v[0], v[5], v[10]) for v in values[1:]] == got
+    # a regulation that does not exist is an error, not an empty report ("nothing due")
+    nosuch = run(["compliance", "report", "--region", "32.16", "--period", "2024",
+                  "--format", "csv", "--out", "n.csv", "--regulation", "tidak-ada"], tmp_path)
+    assert nosuch.returncode == 2 and not (tmp_path / "n.csv").exists()
+    assert "no such regulation" in nosuch.stderr
 
 
 def test_bad_arguments_exit_non_zero_with_one_line(tmp_path: Path) -> None:
