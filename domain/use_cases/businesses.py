@@ -93,7 +93,11 @@ class BusinessUseCases(LedgerBase):
                 affiliation = v.AffiliationKind(kind).value
             except ValueError:
                 raise InvalidValue.single("kind", "must be owns or controls") from None
-            if self._load(Business, business_id(umkm_nib)) is None:
+            # Only an admin, who may read every business, is told the partner is unknown: for
+            # a company or a dinas a 422-or-201 answered whether any NIB exists, outside their
+            # scope too. An affiliation with a NIB not (yet) registered changes nothing until
+            # that business partners with this one.
+            if by.role is Role.ADMIN and self._load(Business, business_id(umkm_nib)) is None:
                 raise InvalidValue.single("umkm_nib", "is not a registered business")
             b.declare_affiliation(by.actor, utc(now), effective_date, umkm_nib=umkm_nib,
                                   kind=affiliation, ended=ended_date)

@@ -489,6 +489,27 @@ def test_the_partnership_list_shows_each_role_only_what_lies_in_its_scope(
         world.pid("other")}
 
 
+@pytest.mark.parametrize("role", ["company", "dinas"])
+def test_an_affiliation_does_not_tell_a_company_or_a_dinas_whether_a_nib_exists(
+        world: World, role: str) -> None:
+    """No existence leaks (contract): a company's or dinas's affiliation with a NIB outside its
+    scope answered 201 if that business existed and 422 if not. Both are recorded now; only an
+    admin, who may read every business, is told that one is unknown."""
+    answers = []
+    for umkm_nib in (UMKM_B, "3317099999999"):  # B's UMKM exists, outside A's scope; the other not
+        r = world.client.post(f"/v1/businesses/{LARGE_A}/affiliations",
+                              headers=bearer(world.tokens[role]),
+                              json={"umkm_nib": umkm_nib, "kind": "owns",
+                                    "effective_date": "2024-01-01"})
+        answers.append(r.status_code)
+    assert answers == [201, 201]
+    unknown = world.client.post(f"/v1/businesses/{LARGE_A}/affiliations",
+                                headers=bearer(world.admin),
+                                json={"umkm_nib": "3317099999998", "kind": "owns",
+                                      "effective_date": "2024-01-01"})
+    assert unknown.status_code == 422
+
+
 # (role, what the request gets wrong besides the role, the request): the role may never do this,
 # so the answer is 403 whatever else is wrong with the request (the role is asked first).
 ROLE_FIRST: list[tuple[str, str, Request]] = [
