@@ -58,6 +58,12 @@ MinPosition = Annotated[int | None, BeforeValidator(_whole_number), Query(
                                 "within a few seconds")]
 
 
+# A paged list's query parameters (the cursor is the previous page's `next_cursor`, opaque).
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+PageCursor = Annotated[str | None, Query(max_length=200,
+                                         description="next_cursor of the previous page")]
+
+
 def caught_up(request: Request, min_position: int | None) -> int:
     """The views' position, after waiting (a few seconds) for `min_position`; 503 with
     Retry-After when they have not reached it (contract, Conventions)."""

@@ -111,9 +111,8 @@ LIST_COLUMNS = [exports.Column(key, header) for key, header in (
 def list_regulations(
     request: Request, who: Principal = Depends(principal),
     region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200,
-                                        description="next_cursor of the previous page")] = None,
+    limit: deps.PageLimit = 100,
+    cursor: deps.PageCursor = None,
     min_position: deps.MinPosition = None,
     format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
 ) -> Any:

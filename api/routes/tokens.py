@@ -55,9 +55,8 @@ def list_tokens(
     role: Annotated[Literal["admin", "dinas", "auditor", "company", "umkm"] | None,
                     Query(description="only tokens of this role")] = None,
     include_revoked: Annotated[bool, Query(description="also list revoked tokens")] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200,
-                                        description="next_cursor of the previous page")] = None,
+    limit: deps.PageLimit = 100,
+    cursor: deps.PageCursor = None,
     min_position: deps.MinPosition = None,
     format: Annotated[exports.Format, Query(description=exports.FORMAT_DESCRIPTION)] = "json",
 ) -> Any:

@@ -27,6 +27,11 @@ def write(path: Path, lines: list[dict[str, Any]]) -> Path:
     return path
 
 
+def verify_mutated(container: Any, tmp_path: Path, lines: list[dict[str, Any]]) -> Any:
+    """`kemitraan audit verify` of `lines` written as a bundle file."""
+    return run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", lines)))
+
+
 def entries(lines: list[dict[str, Any]]) -> list[int]:
     return [i for i, x in enumerate(lines) if "leaf_index" in x]
 
@@ -47,7 +52,7 @@ def test_edits_to_the_bundle_itself_are_detected(container: Any, tmp_path: Path)
     first = entries(lines)[0]
 
     def verify(mutated: list[dict[str, Any]]) -> Any:
-        return run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", mutated)))
+        return verify_mutated(container, tmp_path, mutated)
 
     # the readable data changed, the record kept: caught by re-reading the record
     m = json.loads(json.dumps(lines))
@@ -241,7 +246,7 @@ def test_an_event_without_its_record_or_hidden_in_a_national_bundle_fails(
     first = entries(lines)[0]
 
     def verify(mutated: list[dict[str, Any]]) -> Any:
-        return run(container, "audit", "verify", str(write(tmp_path / "m.jsonl", mutated)))
+        return verify_mutated(container, tmp_path, mutated)
 
     # the readable form edited and the record removed: nothing left to check it against
     m = json.loads(json.dumps(lines))
