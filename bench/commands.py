@@ -28,9 +28,11 @@ Arms:
 * http    uvicorn serving `create_app(build(settings))` in a subprocess on 127.0.0.1 (as
           `kemitraan serve` does, so httptools and uvloop when installed; it stops by itself
           when its stdin closes), driven by one, or 2 concurrent, keep-alive `httpx.Client`s
-          from this process with company/UMKM tokens issued through the ledger; with one
-          client, GET /v1/health blocks as a further arm: the floor of the HTTP stack (no token,
-          no write).
+          (`--client lean`: a minimal socket client, ~0.05 ms of CPU a request instead of
+          ~0.4, since the clients share the two cores with the server) from this process with
+          company/UMKM tokens issued through the ledger; with one client, GET /v1/health
+          blocks as a further arm: the floor of the HTTP stack (no token, no write). The
+          server runs no projection runner unless `--projections` (as `kemitraan serve` does).
 
 The command mix records exactly one event per command, so commands/s compares with the raw
 events/s: in waves of 20 partnerships, propose (company) -> confirm (the UMKM) -> amend value
@@ -47,6 +49,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import inspect
+import json
 import os
 import pstats
 import shutil
@@ -333,7 +336,8 @@ def free_port() -> int:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """The server subprocess: what `kemitraan serve` runs, stopping when stdin reaches EOF."""
+    """The server subprocess: what `kemitraan serve` runs (the projection runner only with
+    `--projections`), stopping when stdin reaches EOF."""
     import uvicorn
 
     from api.app import create_app
@@ -344,7 +348,8 @@ def serve(args: argparse.Namespace) -> None:
                         command_cache_size=cache, log_format="json")
     configure(settings.log_format)
     container = build(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1",
+    app = create_app(container, run_projections=args.run_projections)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                           port=args.port, log_level="warning",
                                           access_log=False))
 
@@ -374,7 +379,8 @@ def http_server(settings: Settings, log_path: Path, wrap: list[str] | None = Non
         sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port),
         "--data-dir", str(settings.data_dir), "--database-url", settings.database_url or "",
         "--command-cache-size", "" if settings.command_cache_size is None
-        else str(settings.command_cache_size)]
+        else str(settings.command_cache_size)] + (["--run-projections"] if SERVER["projections"]
+                                                  else [])
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
@@ -407,7 +413,108 @@ def http_server(settings: Settings, log_path: Path, wrap: list[str] | None = Non
                 proc.wait()
 
 
-def http_waves(client: httpx.Client, secrets: dict[str, str], indices: list[int],
+class LeanResponse:
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code, self.content = status_code, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise RuntimeError(f"HTTP {self.status_code}: {self.text[:500]}")
+
+
+class LeanClient:
+    """A minimal HTTP/1.1 keep-alive client over one socket: what a load generator such as
+    `wrk` does, so that the client's own CPU (httpx costs ~0.4 ms a request) competes less
+    with the server on this two-core box. The same `get`/`post` surface as `httpx.Client`
+    for what the waves use; answers with Content-Length or chunked bodies."""
+
+    def __init__(self, base_url: str, timeout: float = 30) -> None:
+        host, port = base_url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host, self.buf = f"{host}:{port}", b""
+
+    def __enter__(self) -> LeanClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> LeanResponse:
+        return self.request("GET", path, None, headers)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None
+             ) -> LeanResponse:
+        return self.request("POST", path, json, headers)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _line(self) -> bytes:
+        while (i := self.buf.find(b"\r\n")) < 0:
+            self._fill()
+        out, self.buf = self.buf[:i], self.buf[i + 2:]
+        return out
+
+    def request(self, method: str, path: str, body: Any, headers: dict[str, str] | None
+                ) -> LeanResponse:
+        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
+        self.sock.sendall(head.encode() + b"\r\n" + data)
+        while (i := self.buf.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        lines = self.buf[:i].split(b"\r\n")
+        self.buf = self.buf[i + 4:]
+        status = int(lines[0].split()[1])
+        fields = {k.strip().lower(): v.strip()
+                  for k, _, v in (line.partition(b":") for line in lines[1:])}
+        if b"content-length" in fields:
+            return LeanResponse(status, self._take(int(fields[b"content-length"])))
+        if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers, then the blank line
+                pass
+            return LeanResponse(status, b"".join(parts))
+        return LeanResponse(status, b"")
+
+
+CLIENT = {"kind": "httpx"}  # --client
+SERVER = {"projections": False}  # --projections
+
+
+def open_client(base: str) -> httpx.Client | LeanClient:
+    if CLIENT["kind"] == "lean":
+        return LeanClient(base)
+    return httpx.Client(base_url=base, timeout=30)
+
+
+def http_waves(client: httpx.Client | LeanClient, secrets: dict[str, str], indices: list[int],
                record: Callable[[str, float], None]) -> None:
     co = {"Authorization": f"Bearer {secrets['company']}"}
     for w0 in range(0, len(indices), WAVE):
@@ -460,7 +567,7 @@ class Clients:
             t.start()
 
     def _work(self, j: int) -> None:
-        with httpx.Client(base_url=self.bases[j % len(self.bases)], timeout=30) as client:
+        with open_client(self.bases[j % len(self.bases)]) as client:
             client.get("/v1/health")  # open the keep-alive connection before any timing
             while True:
                 self.start.wait()
@@ -491,7 +598,7 @@ class Clients:
             t.join(timeout=30)
 
 
-def health_block(client: httpx.Client, meter: Meter) -> None:
+def health_block(client: httpx.Client | LeanClient, meter: Meter) -> None:
     """The cheapest endpoint (one `SELECT max(id)`, no token): the HTTP stack's own cost."""
     for _ in range(BLOCK):
         t = perf_counter()
@@ -531,9 +638,9 @@ def run_http(stores: Stores, kind: str, n: int, clients: int, log_dir: Path, *,
                 settings, log_dir / f"server_{stores.count}_{k}.log", wrap))
                 for k in range(servers if name == label else 1)]
             bases = [base for base, _ in served]
-            client = stack.enter_context(httpx.Client(base_url=bases[0], timeout=30))
+            client = stack.enter_context(open_client(bases[0]))
             for k, base in enumerate(bases):  # warm-up, every server
-                with httpx.Client(base_url=base, timeout=30) as warm:
+                with open_client(base) as warm:
                     http_waves(warm, secrets, list(range(WAVE * WARMUP_WAVES * k,
                                                          WAVE * WARMUP_WAVES * (k + 1))),
                                lambda s, x: None)
@@ -851,6 +958,12 @@ def main() -> None:
     ap.add_argument("--servers", nargs="*", type=int, default=[1, 2],
                     help="server processes on one store (PostgreSQL only above 1), one "
                          "measurement per value and per --clients value at least as large")
+    ap.add_argument("--client", choices=["httpx", "lean"], default="httpx",
+                    help="the HTTP clients: httpx.Client, or a minimal keep-alive socket client "
+                         "(less client CPU on the same two cores)")
+    ap.add_argument("--projections", action="store_true",
+                    help="servers fold the views in a background thread, as `kemitraan serve` "
+                         "does (by default they do not: the command path alone)")
     ap.add_argument("--no-what-if", action="store_true", help="skip the what-if rows")
     ap.add_argument("--profile", choices=["auto", "always", "never"], default="auto",
                     help="auto: profile the domain path where it misses its target")
@@ -865,10 +978,13 @@ def main() -> None:
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
     ap.add_argument("--database-url", help=argparse.SUPPRESS)
     ap.add_argument("--command-cache-size", help=argparse.SUPPRESS)
+    ap.add_argument("--run-projections", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args)
         return
+    CLIENT["kind"] = args.client
+    SERVER["projections"] = args.projections
 
     # One measurement per (backend, unit); each yields a raw arm and one row per other arm.
     units = ["domain"] + [http_label(k, n) for n in args.servers for k in args.clients
