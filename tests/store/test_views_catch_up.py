@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
@@ -182,3 +183,91 @@ def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type:
         assert lane_runtime(c.views, ["audit_log"]).page == 17
     finally:
         c.close()
+
+
+def _propose(lg, i: int):  # type: ignore[no-untyped-def]
+    return lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
+                                  umkm_nib="3216000000101", pola="rantai_pasok",
+                                  title=f"Kontrak {i}", start_date=date(2024, 1, 1),
+                                  location_region_code="32.16")
+
+
+def test_a_running_runner_folds_a_stream_of_writes_in_batches(container, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One page per write cost `kemitraan serve` most of its write rate: under a stream of
+    writes the runner lingers, and a page holds what was recorded meanwhile."""
+    lg = with_two_businesses(container)
+    views = container.views
+    pages: list[int] = []
+    run_page = views.run_page
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        n, reached = run_page(*args, **kwargs)
+        pages.append(n)
+        return n, reached
+
+    monkeypatch.setattr(views, "run_page", counting)
+    views.start(poll_seconds=1.0)
+    try:
+        for i in range(60):  # a write every ~10 ms: each would get a page of its own
+            _propose(lg, i)
+            time.sleep(0.01)
+        head = views.head()
+        assert views.wait_for(head, timeout=10) >= head
+    finally:
+        views.stop()
+    with container.engine.connect() as conn:
+        listed = conn.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar()
+    assert listed == 60
+    folded = [n for n in pages if n]
+    assert len(folded) <= 25, folded  # ~12 at a linger of 50 ms
+
+
+def test_a_reader_waiting_for_a_position_does_not_wait_for_the_linger(container) -> None:  # type: ignore[no-untyped-def]
+    lg = with_two_businesses(container)
+    views = container.views
+    views.LINGER = 30.0  # a runner just woken would wait this long before its next page
+    views.start(poll_seconds=60.0)
+    try:
+        first = views.head()
+        assert views.wait_for(first, timeout=10) >= first
+        _propose(lg, 1)
+        head = views.head()
+        started = time.monotonic()
+        assert views.wait_for(head, timeout=10) >= head  # not 30 s, nor a time-out
+        assert time.monotonic() - started < 10
+    finally:
+        views.stop()
+
+
+def test_under_a_stream_of_writes_maintenance_runs_at_most_once_per_gap(container, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The funnel cells' refresh cost more than the pages themselves when it ran after every
+    page; it now waits `MAINTAIN_GAP` after a round, and still runs once the writes stop."""
+    lg = with_two_businesses(container)
+    views = container.views
+    rounds: list[float] = []
+    maintain = views.maintain
+
+    def counting() -> bool:
+        more = maintain()
+        if not more:
+            rounds.append(time.monotonic())
+        return more
+
+    monkeypatch.setattr(views, "maintain", counting)
+    views.MAINTAIN_GAP = 0.5
+    views.start(poll_seconds=1.0)
+    try:
+        started = time.monotonic()
+        for i in range(60):  # ~0.6 s of writes, a page every LINGER
+            _propose(lg, i)
+            time.sleep(0.01)
+        writing = time.monotonic() - started
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (not rounds or rounds[-1] < started + writing):
+            time.sleep(0.05)
+    finally:
+        views.stop()
+    assert rounds and rounds[-1] >= started + writing  # a round after the last write
+    during = [t for t in rounds if t < started + writing]
+    assert len(during) <= writing / 0.5 + 1, (len(during), writing)
+    assert all(b - a >= 0.45 for a, b in zip(rounds, rounds[1:])), rounds
