@@ -340,7 +340,7 @@ def serve(args: argparse.Namespace) -> None:
     `--projections`), stopping when stdin reaches EOF."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, settle_heap
     from api.logs import configure
 
     cache = None if args.command_cache_size in (None, "") else int(args.command_cache_size)
@@ -349,6 +349,7 @@ def serve(args: argparse.Namespace) -> None:
     configure(settings.log_format)
     container = build(settings)
     app = create_app(container, run_projections=args.run_projections)
+    settle_heap()  # as `kemitraan serve` does (api.cli.run_server)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                           port=args.port, log_level="warning",
                                           access_log=False))
