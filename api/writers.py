@@ -1,4 +1,4 @@
-"""Servers that write the same PostgreSQL database see each other, and then stop caching.
+"""Servers that write the same database see each other, and then stop caching.
 
 The command cache (ADR 0010) saves a read per command, and is exact while one process writes a
 stream. Each server process holds a shared advisory lock for its lifetime on a connection of its
@@ -11,12 +11,18 @@ per blip on plain sequential writes when they resumed at once). Between a second
 starting and the first noticing (at most `interval`), a stale entry costs what ADR 0010 says: a
 refusal is decided again on the stored state, a save is a 409 once.
 
-SQLite has no such lock; its one server process owns the file (the CLI writes no stream a
-server may hold: `kemitraan import` only proposes new partnerships).
+SQLite has no advisory locks: each server process holds a shared POSIX lock (`lockf`) on a file
+beside the database (`kemitraan.db.servers`), and a check tries to turn it into an exclusive
+one without waiting. That succeeds only while no other process holds the file, and is turned
+back at once. POSIX locks belong to the process, so servers in one process (tests) do not see
+each other; processes on one machine do (the CLI writes no stream a server may hold:
+`kemitraan import` only proposes new partnerships).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from typing import Any
@@ -42,14 +48,17 @@ class CacheGuard:
         self.interval = interval
         self.settle = 5 * interval if settle is None else settle
         self._crowded_at: float | None = None  # when another server (or doubt) was last seen
-        self._conn: Any = None
+        self._conn: Any = None  # PostgreSQL: the connection holding the advisory lock
+        self._fd: int | None = None  # SQLite: the open lock file
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Registers this process and decides once before returning (so that a second server
         never serves a command from its cache), then keeps checking in a thread."""
-        if self.engine.dialect.name != "postgresql" or self.cache.maxsize <= 0:
+        if self.engine.dialect.name not in ("postgresql", "sqlite") or self.cache.maxsize <= 0:
+            return
+        if self.engine.dialect.name == "sqlite" and not self.engine.url.database:
             return
         self.check()
         self._thread = threading.Thread(target=self._loop, name="cache-guard", daemon=True)
@@ -66,16 +75,8 @@ class CacheGuard:
         """Counts the servers caching on this database and pauses or resumes the cache;
         returns the count (0: could not tell, and the cache is paused)."""
         try:
-            if self._conn is None:
-                raw = self.engine.raw_connection()
-                conn = raw.driver_connection
-                raw.detach()  # held for the process's lifetime, with its lock
-                conn.rollback()
-                conn.autocommit = True
-                self._conn = conn
-                self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", KEY)
-            row = self._conn.execute(HOLDERS, KEY).fetchone()
-            holders = int(row[0]) if row else 0
+            holders = self._count_sqlite() if self.engine.dialect.name == "sqlite" else \
+                self._count_postgresql()
         except Exception as e:  # a lost connection: the others no longer see us either
             log.warning("writers.check_failed", error=str(e).splitlines()[0] if str(e) else
                         type(e).__name__)
@@ -98,11 +99,43 @@ class CacheGuard:
             self.cache.pause()
         return holders
 
+    def _count_postgresql(self) -> int:
+        if self._conn is None:
+            raw = self.engine.raw_connection()
+            conn = raw.driver_connection
+            raw.detach()  # held for the process's lifetime, with its lock
+            conn.rollback()
+            conn.autocommit = True
+            self._conn = conn
+            self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", KEY)
+        row = self._conn.execute(HOLDERS, KEY).fetchone()
+        return int(row[0]) if row else 0
+
+    def _count_sqlite(self) -> int:
+        """1 while this process alone holds the lock file, else 2 (at least one other)."""
+        if self._fd is None:
+            fd = os.open(self.engine.url.database + ".servers", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_SH)  # waits only for another server's check
+            except OSError:
+                os.close(fd)
+                raise
+            self._fd = fd
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return 2
+        fcntl.lockf(self._fd, fcntl.LOCK_SH)
+        return 1
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.check()
 
     def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # releases the lock
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

@@ -957,7 +957,7 @@ def main() -> None:
     ap.add_argument("--clients", nargs="*", type=int, default=[1, 2],
                     help="concurrent HTTP clients, one measurement per value")
     ap.add_argument("--servers", nargs="*", type=int, default=[1, 2],
-                    help="server processes on one store (PostgreSQL only above 1), one "
+                    help="server processes on one store (a SQLite file too), one "
                          "measurement per value and per --clients value at least as large")
     ap.add_argument("--client", choices=["httpx", "lean"], default="httpx",
                     help="the HTTP clients: httpx.Client, or a minimal keep-alive socket client "
@@ -1011,8 +1011,6 @@ def main() -> None:
                     order = units[r % len(units):] + units[:r % len(units)]
                     for unit in order:
                         servers = int(unit.split(", ")[1].split()[0]) if ", " in unit else 1
-                        if servers > 1 and backend != "postgresql":
-                            continue  # one SQLite file, one server (ADR 0010)
                         if unit == "domain":
                             variants = {"domain": {}} | (
                                 {} if args.no_what_if else WHAT_IF[backend])

@@ -167,3 +167,69 @@ def test_a_server_registers_for_its_lifetime(settings) -> None:  # type: ignore[
     finally:
         c.close()
         other.close()
+
+
+SECOND_SERVER = """
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import UUID
+
+from api.logs import configure
+from api.settings import Settings
+from api.wiring import build
+from api.writers import CacheGuard
+from domain.access import SYSTEM
+
+configure("json")  # logs on stderr: stdout answers the test
+c = build(Settings(data_dir=Path(sys.argv[1])))
+guard = CacheGuard(c.engine, c.ledger.command_cache, interval=3600, settle=0.5)
+guard.start()
+print(guard.check(), c.ledger.command_cache.active, flush=True)
+for line in sys.stdin:
+    w = c.ledger.amend(SYSTEM, datetime.now(timezone.utc), UUID(line.strip()),
+                       changes={"title": "Dari server kedua"})
+    print(w.version, flush=True)
+guard.stop()
+c.close()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_two_server_processes_on_one_sqlite_file_pause_their_caches(settings) -> None:  # type: ignore[no-untyped-def]
+    """SQLite has no advisory locks: each server holds a shared lock on a file beside the
+    database, and sees another process holding it too (ADR 0010)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    first = build(settings)
+    guard = CacheGuard(first.engine, first.ledger.command_cache, interval=3600, settle=0.5)
+    proc = None
+    try:
+        guard.start()
+        assert first.ledger.command_cache.active and guard.check() == 1
+        a = first.ledger
+        pid = propose(a)
+        a.confirm(SYSTEM, T0, pid)  # cached by this server
+        proc = subprocess.Popen([sys.executable, "-c", SECOND_SERVER, str(settings.data_dir)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().split() == ["2", "False"]  # it sees us, and waits
+        assert guard.check() == 2 and not a.command_cache.active  # we see it
+        proc.stdin.write(f"{pid}\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "3"
+        # no stale entry left here: no 409, the store's version 3 is the base
+        assert a.amend(SYSTEM, T0, pid, changes={"value_idr": 5}).version == 4
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+        assert guard.check() == 1 and not a.command_cache.active  # alone a moment only
+        time.sleep(0.6)
+        assert guard.check() == 1 and a.command_cache.active  # alone for `settle`
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        guard.stop()
+        first.close()
