@@ -271,3 +271,29 @@ def test_under_a_stream_of_writes_maintenance_runs_at_most_once_per_gap(containe
     during = [t for t in rounds if t < started + writing]
     assert len(during) <= writing / 0.5 + 1, (len(during), writing)
     assert all(b - a >= 0.45 for a, b in zip(rounds, rounds[1:])), rounds
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_followers_waiting_reader_cuts_the_folding_processs_linger_short(settings) -> None:  # type: ignore[no-untyped-def]
+    """Follow mode: the server that reads cannot wake the runner of `kemitraan project`
+    directly; a NOTIFY on the event channel tells its LISTEN thread a reader waits."""
+    from api.wiring import build
+
+    folder, follower = build(settings), build(settings)
+    try:
+        lg = with_two_businesses(folder)
+        folder.views.LINGER = 30.0  # woken soon after a page, it would wait this long
+        folder.views.start(poll_seconds=60.0)
+        follower.views.follow()
+        time.sleep(0.5)  # its LISTEN connection is up
+        first = folder.views.head()
+        deadline = time.monotonic() + 10
+        while folder.views.position() < first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _propose(lg, 1)  # the folder was woken within its linger: it waits
+        head = folder.views.head()
+        assert follower.views.wait_for(head, timeout=10) >= head  # not 30 s, nor a time-out
+    finally:
+        folder.views.stop()
+        folder.close()
+        follower.close()
