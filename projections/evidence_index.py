@@ -1,4 +1,5 @@
-"""View: which partnership each evidence file belongs to, and its review (download checks)."""
+"""View: which partnership each evidence file belongs to, and its review (download checks),
+with when it was submitted and the period it covers (the review queue)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
+from domain.base import opt_date
 from domain.partnership import Partnership
 from projections.runtime import View
 from projections.tables import evidence_index, insert_rows, update_rows
@@ -15,7 +17,8 @@ from projections.tables import evidence_index, insert_rows, update_rows
 class EvidenceIndexView(View):
     name = "evidence_index"
     tables = (evidence_index,)
-    read_indexes = ("ix_view_evidence_index_partnership_id", "ix_view_evidence_index_sha256")
+    read_indexes = ("ix_view_evidence_index_partnership_id", "ix_view_evidence_index_sha256",
+                    "ix_view_evidence_index_waiting")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
@@ -30,7 +33,9 @@ class EvidenceIndexView(View):
     def _submitted(self, e: Partnership.EvidenceSubmitted, tracking: Tracking) -> None:
         self._new[e.evidence_id] = dict(
             evidence_id=e.evidence_id, partnership_id=str(e.originator_id), sha256=e.sha256,
-            media_type=e.media_type, kind=e.kind, review=None)
+            media_type=e.media_type, kind=e.kind, review=None, seq=tracking.notification_id,
+            submitted_at=e.timestamp, period_start=opt_date(e.period_start),
+            period_end=opt_date(e.period_end))
 
     @process_event.register(Partnership.EvidenceReviewed)
     def _reviewed(self, e: Partnership.EvidenceReviewed, tracking: Tracking) -> None:

@@ -81,6 +81,20 @@ def touches_region(prefix: str) -> sa.ColumnElement[bool]:
                     (t.c.large_region_code, t.c.umkm_region_code, t.c.location_region_code)))
 
 
+def in_scope(scope: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """The conditions on `partnership_list` rows for a caller's scope
+    (`domain.access.partnership_scope_filter`): what every read of the view applies."""
+    t = partnership_list
+    where = []
+    if "touches_region" in scope:
+        where.append(touches_region(scope["touches_region"]))
+    if "large_nibs" in scope:
+        where.append(t.c.large_nib.in_(scope["large_nibs"]))
+    if "umkm_nibs" in scope:
+        where.append(t.c.umkm_nib.in_(scope["umkm_nibs"]))
+    return where
+
+
 def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int,
           after_seq: int | None = None, region: str | None = None, pola: str | None = None,
           program: str | None = None, status: str | None = None,
@@ -93,12 +107,7 @@ def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int
     if real_between is not None:
         from projections.real_partnerships import real_ids
         q = q.where(t.c.id.in_(real_ids(*real_between)))
-    if "touches_region" in scope:
-        q = q.where(touches_region(scope["touches_region"]))
-    if "large_nibs" in scope:
-        q = q.where(t.c.large_nib.in_(scope["large_nibs"]))
-    if "umkm_nibs" in scope:
-        q = q.where(t.c.umkm_nib.in_(scope["umkm_nibs"]))
+    q = q.where(*in_scope(scope))
     if region is not None:
         q = q.where(touches_region(region))
     for column, value in ((t.c.pola, pola), (t.c.program, program),

@@ -199,6 +199,15 @@ evidence_index = sa.Table(
     sa.Column("media_type", sa.String(100), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("review", sa.String(20)),
+    # the submission's log position (the review queue's order and cursor), its instant, and
+    # the period the file covers (added 2026-12-05: a view lacking them is rebuilt on start)
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    # the review queue walks the files still waiting, oldest first (a minority of the rows)
+    sa.Index("ix_view_evidence_index_waiting", "seq",
+             postgresql_where=sa.text("review IS NULL"), sqlite_where=sa.text("review IS NULL")),
 )
 
 

@@ -20,6 +20,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(fmt.FILTERS)
 templates.env.filters["terjemah"] = pesan.indonesian
 templates.env.globals["persen"] = fmt.persen
+templates.env.globals["rentang"] = fmt.rentang
 
 _READERS = frozenset(Role)
 # page -> (menu label, path, roles that see it). A page a role may not see is not in its menu

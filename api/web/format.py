@@ -52,6 +52,18 @@ def waktu(value: datetime | None) -> str:
     return f"{tanggal(local.date())} {local:%H.%M} WIB"
 
 
+def rentang(start: date | None, end: date | None) -> str:
+    """A period: '1 Januari 2024 – 31 Desember 2024', 'sejak ...' or 'sampai ...' when one end
+    is open, '–' when neither is given."""
+    if start and end:
+        return f"{tanggal(start)} – {tanggal(end)}"
+    if start:
+        return f"sejak {tanggal(start)}"
+    if end:
+        return f"sampai {tanggal(end)}"
+    return "–"
+
+
 def persen(part: int, whole: int) -> str:
     """Share as '42,5%' (comma decimal); '–' when the whole is 0."""
     if not whole:

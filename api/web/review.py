@@ -25,19 +25,32 @@ from projections import review_queue
 router = APIRouter(include_in_schema=False)
 
 
+PAGE_SIZE = 50  # files per page of the queue
+COUNTED = 1000  # the waiting files counted at most ("more than 1.000" beyond)
+
+
 @router.get("/bukti")
 def queue(request: Request,
-          posisi: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
+          posisi: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+          setelah: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
     """`posisi`: a review just made, which the queue waits for (a few seconds at most) when
-    the views are folded in the background, so that the reviewed file is gone from it."""
+    the views are folded in the background, so that the reviewed file is gone from it.
+    `setelah`: the next page, after the file submitted at that log position (a cursor, not an
+    offset: files reviewed or submitted meanwhile move no other file to another page)."""
     page = guard(request, "bukti")
     if isinstance(page, Response):
         return page
     c = deps.container(request)
     c.views.read_position(posisi)
+    scope = partnership_scope_filter(page)
     with c.engine.connect() as conn:
-        items = review_queue.pending(conn, scope=partnership_scope_filter(page))
-    return render(request, "bukti.html", page, active="bukti", items=items, names=NAMES)
+        items, next_seq = review_queue.pending(conn, scope=scope, limit=PAGE_SIZE,
+                                               after_seq=setelah)
+        total = review_queue.count(conn, scope=scope, cap=COUNTED)
+    here = "/bukti" if setelah is None else f"/bukti?setelah={setelah}"
+    return render(request, "bukti.html", page, active="bukti", items=items, names=NAMES,
+                  next_seq=next_seq, total=total, counted=COUNTED,
+                  setelah=setelah, kembali=here)
 
 
 @router.get("/bukti/{evidence_id}/berkas")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from api.web.format import angka, persen, rupiah, tanggal, waktu
+from api.web.format import angka, persen, rentang, rupiah, tanggal, waktu
 
 
 def test_numbers_group_thousands_with_dots() -> None:
@@ -40,3 +40,10 @@ def test_instants_are_shown_in_wib_on_the_jakarta_date() -> None:
 def test_shares_use_a_decimal_comma_and_no_division_by_zero() -> None:
     assert persen(1, 8) == "12,5%"
     assert persen(3, 0) == "–"
+
+
+def test_a_period_is_written_with_its_open_ends_in_words() -> None:
+    assert rentang(date(2024, 1, 1), date(2024, 12, 31)) == "1 Januari 2024 – 31 Desember 2024"
+    assert rentang(date(2024, 1, 1), None) == "sejak 1 Januari 2024"
+    assert rentang(None, date(2024, 3, 31)) == "sampai 31 Maret 2024"
+    assert rentang(None, None) == "–"

@@ -575,3 +575,102 @@ def test_the_compliance_page_lists_the_region_and_explains_a_business(
     explained = client.get("/kepatuhan", params={"periode": "2024", "nib": LARGE_A})
     assert "Penjelasan:" in explained.text
     assert client.get("/kepatuhan", params={"nib": "3317000000001"}).status_code == 404
+
+
+# ---- the review queue: when each file came, the period it covers, its pages --------------------
+
+def PDF_OF(text: str) -> bytes:
+    """A small PDF of its own (files with one content are flagged as reused)."""
+    from tests.api.helpers import PDF
+
+    return PDF + f"% {text}\n".encode()
+
+
+def _queue(page: str) -> list[str]:
+    """The evidence ids of a queue page, in the order shown."""
+    return re.findall(r'href="/bukti/([0-9a-f-]{36})/berkas"', page)
+
+
+def _submit(client: Any, token: str, pid: str, **period: str) -> str:
+    from uuid import uuid4
+
+    response = client.post(f"/v1/partnerships/{pid}/evidence",
+                           headers={"Authorization": f"Bearer {token}"},
+                           files={"file": ("bukti.pdf", PDF_OF(str(uuid4())), "application/pdf")},
+                           data={"kind": "invoice", **period})
+    return expect(response, 201)["evidence_id"]
+
+
+def test_the_review_queue_shows_when_each_file_came_and_its_period_oldest_first(
+        client: Any, world: dict[str, str], clock: Any) -> None:
+    from datetime import timedelta
+
+    company = world["company"]
+    later = propose(client, company, LARGE_A, UMKM_A, REGION_A, title="Kemitraan kedua")["id"]
+    clock.now += timedelta(days=1, minutes=3)  # 2 March 2024 12.03 WIB
+    second = _submit(client, company, later, period_start="2024-04-01",
+                     period_end="2024-06-30")
+    clock.now += timedelta(hours=3)
+    third = _submit(client, company, world["pid"])  # no period given
+    sign_in(client, world["dinas"])
+    page = client.get("/bukti").text
+    # oldest submission first, whichever partnership was proposed first
+    assert _queue(page) == [world["evidence"], second, third]
+    rows = {e: row for row in page.split("<tr>")[2:] for e in _queue(row)}
+    assert "1 Maret 2024 12.00 WIB" in rows[world["evidence"]]  # 05.00 UTC
+    assert "1 Januari 2024 – 31 Desember 2024" in rows[world["evidence"]]
+    assert "2 Maret 2024 12.03 WIB" in rows[second]
+    assert "1 April 2024 – 30 Juni 2024" in rows[second]
+    assert "2 Maret 2024 15.03 WIB" in rows[third] and "<td>–</td>" in rows[third]
+    assert '<p id="jumlah">3 bukti menunggu tinjauan.</p>' in page
+
+
+def test_paging_the_review_queue_reaches_every_waiting_file_exactly_once(
+        client: Any, world: dict[str, str], monkeypatch: Any) -> None:
+    """Pages of 2: while the officer pages, a file on a page already seen is reviewed and a
+    new one arrives; every file still waiting is shown once, none skipped, none twice."""
+    from api.web import review
+
+    monkeypatch.setattr(review, "PAGE_SIZE", 2)
+    waiting = [world["evidence"]] + [_submit(client, world["company"], world["pid"])
+                                     for _ in range(6)]
+    csrf = sign_in(client, world["dinas"])
+    page = client.get("/bukti").text
+    assert '<p id="jumlah">7 bukti menunggu tinjauan.</p>' in page
+    seen: list[str] = []
+    arrived = None
+    while True:
+        shown = _queue(page)
+        seen += shown
+        if len(seen) == 2:  # the officer verifies the first file of the first page
+            done = client.post("/bukti/tinjau", data={
+                "csrf": csrf, "partnership_id": world["pid"], "evidence_id": shown[0],
+                "keputusan": "verified", "kembali": "/bukti"})
+            assert "Bukti diverifikasi." in done.text and shown[0] not in _queue(done.text)
+        if len(seen) == 4:  # a company submits a new file meanwhile
+            arrived = _submit(client, world["company"], world["pid"])
+        link = re.search(r'<a href="(/bukti\?setelah=\d+)" rel="next">Berikutnya', page)
+        if link is None:
+            break
+        page = client.get(link.group(1)).text
+        assert "Halaman pertama" in page
+    assert seen == waiting + [arrived]
+    # a review made on a later page comes back to that page
+    cursor = re.search(r'setelah=(\d+)" rel="next"', client.get("/bukti").text).group(1)
+    later = client.get("/bukti", params={"setelah": cursor}).text
+    assert f'name="kembali" value="/bukti?setelah={cursor}"' in later
+    moved = client.post("/bukti/tinjau", data={
+        "csrf": csrf, "partnership_id": world["pid"], "evidence_id": _queue(later)[0],
+        "keputusan": "rejected", "alasan": "Buram", "kembali": f"/bukti?setelah={cursor}"},
+        follow_redirects=False)
+    assert moved.headers["location"].startswith(f"/bukti?setelah={cursor}&")
+
+
+def test_a_long_queue_says_more_than_it_counts(client: Any, world: dict[str, str],
+                                               monkeypatch: Any) -> None:
+    from api.web import review
+
+    monkeypatch.setattr(review, "COUNTED", 1)
+    _submit(client, world["company"], world["pid"])
+    sign_in(client, world["dinas"])
+    assert '<p id="jumlah">Lebih dari 1 bukti menunggu tinjauan.</p>' in client.get("/bukti").text
