@@ -90,6 +90,18 @@ class ComplianceFactsView(View):
 
 # --- readers ------------------------------------------------------------------------------------
 
+def business_names(conn: sa.Connection, nibs: Sequence[str]) -> dict[str, str]:
+    """The registered name of each of `nibs` (those not registered, or not yet folded, are
+    absent): one query for a page of up to `CHUNK` NIBs. It checks no scope: callers ask only
+    about businesses the reader may see (the parties of partnerships in its scope)."""
+    wanted = sorted(set(nibs))
+    out: dict[str, str] = {}
+    for chunk in chunks(wanted):
+        out.update(conn.execute(sa.select(business.c.nib, business.c.name)
+                                .where(business.c.nib.in_(chunk))).tuples().all())
+    return out
+
+
 def business_facts(conn: sa.Connection, *, region: str | None = None,
                    nibs: Sequence[str] | None = None,
                    scales: Sequence[str] | None = None) -> list[BusinessFacts]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -10,10 +11,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api import deps
 from api.web import format as fmt
 from api.web import pesan
 from api.web.session import COOKIE, check_csrf, csrf_token, shown_message, web_principal
 from domain.access import Principal, Role
+from projections.compliance_facts import business_names as _names
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -106,6 +109,17 @@ def invalid_request(request: Request, fields: list[str]) -> HTMLResponse:
     HTML page in Bahasa Indonesia, naming the fields, instead of the API's problem+json."""
     return render(request, "422.html", web_principal(request), status=422,
                   fields=sorted(set(fields)))
+
+
+def business_names(request: Request, nibs: Iterable[str]) -> dict[str, str]:
+    """The registered names of the businesses a page shows by NIB, in one query for the whole
+    page (for the `_usaha.html` macro). Pass only NIBs the viewer may see (the parties of
+    partnerships in its scope): outside it a business is as if it did not exist (ADR 0004)."""
+    wanted = {n for n in nibs if n}
+    if not wanted:
+        return {}
+    with deps.container(request).engine.connect() as conn:
+        return _names(conn, sorted(wanted))
 
 
 def safe_next(target: str | None) -> str:

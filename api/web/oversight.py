@@ -12,7 +12,7 @@ from api.compliance_report import REASON_ID
 from api.problems import Problem
 from api.routes import audit as audit_routes
 from api.routes import compliance as compliance_routes
-from api.web.common import guard, not_found, render
+from api.web.common import business_names, guard, not_found, render
 from domain.errors import DomainError
 from projections.merkle import verify_inclusion
 
@@ -41,9 +41,12 @@ def compliance(request: Request,
                           galat=getattr(e, "detail", str(e)), status_names=STATUS,
                           reason_names=REASON_ID)
         return not_found(request, page)
+    # the UMKM of the partnerships explained: the business's own, which the caller may read
+    nama = business_names(request, [x.umkm_nib for o in (detail.obligations if detail else [])
+                                    for x in (*o.counted, *o.left_out)])
     return render(request, "kepatuhan.html", page, active="kepatuhan", listing=listing,
                   detail=detail, periode=periode or listing.period, status_names=STATUS,
-                  reason_names=REASON_ID)
+                  reason_names=REASON_ID, nama=nama)
 
 
 @router.get("/audit")

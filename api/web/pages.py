@@ -21,7 +21,9 @@ from api.schemas.common import REGION_PREFIX_PATTERN
 from api.logs import command_done
 from api.views import event_type, summary_read
 from api.web import pesan
-from api.web.common import ROLE_NAMES, guard, guard_form, not_found, render, safe_next
+from api.web.common import (
+    ROLE_NAMES, business_names, guard, guard_form, not_found, render, safe_next,
+)
 from api.web.session import (
     authenticate, check_csrf, clear_session, message_url, set_session, web_principal,
 )
@@ -204,9 +206,11 @@ def partnership_list_page(
     if page.role is Role.UMKM:
         waiting = len(_list_rows(request, page, {**_filters(None, "proposed", None, None),
                                                  "umkm_nib": page.nibs[0]}, 100, None)[0])
+    # the parties of partnerships in the caller's scope: their names may be shown
+    nama = business_names(request, [n for i in items for n in (i.large_nib, i.umkm_nib)])
     return render(request, "kemitraan.html", page, active="kemitraan", items=items,
                   next_seq=next_seq, query=query, names=NAMES, polas=[p.value for p in Pola],
-                  waiting=waiting)
+                  waiting=waiting, nama=nama)
 
 
 @router.get("/kemitraan/unduh.{ext}")
@@ -280,7 +284,9 @@ def partnership_page(request: Request, pid: str,
     # The UMKM named in a proposal answers it here: a partnership nobody confirmed is not real.
     may_answer = (who.role is Role.UMKM and p.umkm_nib in who.nibs and p.status == "proposed"
                   and instant is None)
-    return render(request, "kemitraan_detail.html", who, active="kemitraan", p=p,
+    c.views.read_position(None)
+    nama = business_names(request, (p.large_nib, p.umkm_nib))  # both parties of one it may see
+    return render(request, "kemitraan_detail.html", who, active="kemitraan", p=p, nama=nama,
                   keadaan=p.effective_status(today), timeline=timeline, instant=instant,
                   pada=_picker_value(instant), versi=versi, names=NAMES,
                   may_review=may_review, may_answer=may_answer,

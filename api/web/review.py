@@ -14,7 +14,7 @@ from api.logs import command_done
 from api.problems import Problem
 from api.routes.evidence import serve_evidence
 from api.web import pesan
-from api.web.common import guard, guard_form, not_found, render, safe_next
+from api.web.common import business_names, guard, guard_form, not_found, render, safe_next
 from api.web.pages import NAMES
 from api.web.session import message_url, web_principal
 from api.web.common import sign_in_redirect
@@ -47,9 +47,11 @@ def queue(request: Request,
         items, next_seq = review_queue.pending(conn, scope=scope, limit=PAGE_SIZE,
                                                after_seq=setelah)
         total = review_queue.count(conn, scope=scope, cap=COUNTED)
+    # the parties of partnerships in the caller's scope: their names may be shown
+    nama = business_names(request, [n for i in items for n in (i["large_nib"], i["umkm_nib"])])
     here = "/bukti" if setelah is None else f"/bukti?setelah={setelah}"
     return render(request, "bukti.html", page, active="bukti", items=items, names=NAMES,
-                  next_seq=next_seq, total=total, counted=COUNTED,
+                  nama=nama, next_seq=next_seq, total=total, counted=COUNTED,
                   setelah=setelah, kembali=here)
 
 

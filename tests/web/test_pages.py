@@ -577,13 +577,74 @@ def test_the_compliance_page_lists_the_region_and_explains_a_business(
     assert client.get("/kepatuhan", params={"nib": "3317000000001"}).status_code == 404
 
 
-# ---- the review queue: when each file came, the period it covers, its pages --------------------
+# ---- business names beside NIBs; the review queue's dates, order and pages --------------------
+
+NAMED_LARGE, NAMED_UMKM = "3216000000011", "3317010000012"  # the UMKM lies in another region
+
+
+def _named_world(client: Any, world: dict[str, str]) -> dict[str, str]:
+    """A partnership of 32.16 between named businesses (its UMKM registered in 33.17), and one
+    of 33.17 only, between businesses a 32.16 dinas may not see, each with a file waiting."""
+    from tests.api.helpers import LARGE_B, REGION_B, UMKM_B
+
+    admin = world["admin"]
+    for nib, scale, region, name in (
+            (NAMED_LARGE, "besar", REGION_A, "PT Sampel Makmur"),
+            (NAMED_UMKM, "mikro", REGION_B, "UD Sumber Rejeki"),
+            (LARGE_B, "besar", REGION_B, "PT Luar Wilayah"),
+            (UMKM_B, "mikro", REGION_B, "CV Jauh Sekali")):
+        register_business(client, admin, nib, scale, region, name=name)
+    inside = propose(client, admin, NAMED_LARGE, NAMED_UMKM, REGION_A, title="Pasokan bumbu")
+    outside = propose(client, admin, LARGE_B, UMKM_B, REGION_B, title="Pasokan luar")
+    for pid in (inside["id"], outside["id"]):
+        expect(upload(client, admin, pid, PDF_OF(pid)), 201)
+    return {"inside": inside["id"], "outside": outside["id"]}
+
 
 def PDF_OF(text: str) -> bytes:
     """A small PDF of its own (files with one content are flagged as reused)."""
     from tests.api.helpers import PDF
 
     return PDF + f"% {text}\n".encode()
+
+
+def test_the_pages_name_the_businesses_a_dinas_may_see_and_no_other(
+        client: Any, world: dict[str, str]) -> None:
+    from tests.api.test_compliance import SHARE_PACK
+
+    named = _named_world(client, world)
+    expect(client.post("/v1/regulations", json=SHARE_PACK,
+                       headers={"Authorization": f"Bearer {world['admin']}"}), 201)
+    hidden = ("PT Luar Wilayah", "CV Jauh Sekali")
+    sign_in(client, world["dinas"])
+    listed = client.get("/kemitraan").text
+    assert "PT Sampel Makmur<br><small>3216000000011</small>" in listed
+    # the partnership lies in 32.16: its UMKM of 33.17 is a party the dinas may see
+    assert "UD Sumber Rejeki<br><small>3317010000012</small>" in listed
+    detail = client.get(f"/kemitraan/{named['inside']}").text
+    assert '<dd id="usaha-besar">PT Sampel Makmur (3216000000011)</dd>' in detail
+    assert '<dd id="umkm">UD Sumber Rejeki (3317010000012)</dd>' in detail
+    queue = client.get("/bukti").text
+    assert "PT Sampel Makmur (3216000000011) → UD Sumber Rejeki (3317010000012)" in queue
+    explained = client.get("/kepatuhan", params={"nib": NAMED_LARGE, "periode": "2024"}).text
+    assert "dengan UMKM UD Sumber Rejeki (3317010000012): belum dikonfirmasi" in explained
+    for page in (listed, detail, queue, explained, client.get("/kepatuhan").text):
+        assert not any(name in page for name in hidden), page
+    assert client.get(f"/kemitraan/{named['outside']}").status_code == 404
+    # the other region's dinas sees its own, and not the businesses of 32.16 alone
+    sign_in(client, world["dinas_other"])
+    listed = client.get("/kemitraan").text
+    assert "PT Luar Wilayah<br><small>" in listed and "CV Jauh Sekali" in listed
+    for page in (listed, client.get("/bukti").text):
+        assert "Usaha 3216000000001" not in page  # the world's large business, all in 32.16
+
+
+def test_the_umkm_is_told_the_name_of_the_company_that_proposed(
+        client: Any, world: dict[str, str], make_token: Any) -> None:
+    named = _named_world(client, world)
+    sign_in(client, make_token("umkm", nibs=[NAMED_UMKM]))
+    page = client.get(f"/kemitraan/{named['inside']}").text
+    assert "Usaha besar PT Sampel Makmur (NIB 3216000000011) mencatat" in page
 
 
 def _queue(page: str) -> list[str]:
