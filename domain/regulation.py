@@ -147,8 +147,19 @@ class Regulation(Aggregate):
     def revoke(self, actor: Actor, now: datetime, on: date, reason: str) -> None:
         if self.revoked_on is not None:
             raise TransitionForbidden(f"regulation {self.pack_id} is already revoked")
+        errors: list[FieldError] = []
         if not reason or not reason.strip():
-            raise InvalidValue.single("reason", "is required")
+            errors.append(FieldError("reason", "is required"))
+        # Not before the current (latest) version starts: it would end that version before it
+        # began (and every version after the revocation date with it). On the same day is
+        # allowed: the current version then never comes into force, like a same-day amendment.
+        current = date.fromisoformat(self.pack["effective_from"])
+        if on < current:
+            errors.append(FieldError(
+                "effective_date", f"must not precede {current.isoformat()}, the effective_from "
+                                  f"of version {len(self.packs)} (the current version)"))
+        if errors:
+            raise InvalidValue(errors)
         self.trigger_event(self.Revoked, **actor_fields(actor, on, now), reason=reason.strip())
 
     # ---- queries ----------------------------------------------------------------------------

@@ -45,6 +45,28 @@ def test_enact_amend_revoke_and_read_versions(client, make_token):
                                json={"effective_date": "2025-01-01", "reason": "x"}), 409)
 
 
+def test_a_revocation_before_the_current_version_starts_is_a_422_on_effective_date(
+        client, make_token):
+    """ADR 0012: a revocation may not take effect before the current (latest) version's
+    effective_from, also not between an earlier version's start and it; on that day it may."""
+    dinas = bearer(make_token("dinas", region="32.16"))
+    url = "/v1/regulations/perbup-bekasi-73-2020"
+    expect(client.post("/v1/regulations", headers=dinas, json=pack()), 201)
+    expect(client.put(url, headers=dinas, json=pack(effective_from="2024-01-01", title="v2")), 200)
+    for day in ("2020-06-01", "2022-06-01", "2023-12-31"):
+        body = assert_problem(client.post(f"{url}/revoke", headers=dinas,
+                                          json={"effective_date": day, "reason": "dicabut"}), 422)
+        assert [e["field"] for e in body["errors"]] == ["effective_date"], body
+        assert "must not precede 2024-01-01" in body["errors"][0]["message"], body
+    now = expect(client.get(url, headers=dinas), 200)
+    assert now["revoked_on"] is None and now["version"] == 2
+    expect(client.post(f"{url}/revoke", headers=dinas,
+                       json={"effective_date": "2024-01-01", "reason": "dicabut"}), 200)
+    now = expect(client.get(url, headers=dinas), 200)
+    assert now["revoked_on"] == "2024-01-01"
+    assert [v["effective_to"] for v in now["versions"]] == ["2023-12-31", "2023-12-31"]
+
+
 def test_roles_and_scopes(client, make_token):
     admin = bearer(make_token("admin"))
     rembang = bearer(make_token("dinas", region="33.17"))

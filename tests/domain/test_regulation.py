@@ -97,6 +97,25 @@ def test_an_amendment_with_another_pack_id_is_forbidden():
         r.amend(DINAS, NOW, pack(id="perda-lain"))
 
 
+@pytest.mark.parametrize("on", [date(2020, 6, 1), date(2022, 6, 1), date(2023, 12, 31)])
+def test_a_revocation_may_not_precede_the_current_version(on):
+    """Before the first version, or after it but before the current one: either would end the
+    current version before it started."""
+    r = given(lambda r: r.amend(DINAS, NOW, pack(effective_from="2024-01-01", title="v2")))
+    with pytest.raises(InvalidValue) as e:
+        r.revoke(DINAS, NOW, on, "dicabut")
+    assert [x.field for x in e.value.errors] == ["effective_date"]
+    assert "2024-01-01" in e.value.errors[0].message
+    assert not r.pending_events and not r.revoked
+
+
+def test_a_revocation_on_the_day_the_current_version_starts_is_allowed():
+    r = given(lambda r: r.amend(DINAS, NOW, pack(effective_from="2024-01-01")),
+              lambda r: r.revoke(DINAS, NOW, date(2024, 1, 1), "dicabut"))
+    assert [v.effective_to for v in r.versions] == [date(2023, 12, 31), date(2023, 12, 31)]
+    assert r.version_in_force(date(2024, 1, 1)) is None
+
+
 def test_revoking_needs_a_reason():
     with pytest.raises(InvalidValue):
         given().revoke(DINAS, NOW, date(2025, 1, 1), " ")
