@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from datetime import datetime, timezone
 from typing import Annotated, Optional
@@ -69,7 +71,36 @@ def lane_processes(store_kind: str, names: list[str], processes: int | None) -> 
     return processes
 
 
-def run_server(container: Container, host: str, port: int) -> None:
+def bind(host: str, port: int) -> list[socket.socket]:
+    """The sockets the server will listen on, bound now: a port in use (or a host that cannot
+    be had) fails here in one line with exit 2, before the container opens or the demo seeds,
+    instead of in uvicorn after all that (exit 3 and its own text). uvicorn is then handed
+    these very sockets, so nothing can take the port in between. As asyncio's create_server
+    would: every address the host resolves to, SO_REUSEADDR, IPv6 sockets IPv6-only."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        fail(f"cannot listen on {host}: {e.strerror}", 2)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as e:
+        for sock in sockets:
+            sock.close()
+        if e.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use; choose another with --port", 2)
+        fail(f"cannot listen on {host} port {port}: {e.strerror or e}", 2)
+    return sockets
+
+
+def run_server(container: Container, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     from api import audit
@@ -78,7 +109,13 @@ def run_server(container: Container, host: str, port: int) -> None:
     audit.checkpointer(container)  # a bad audit key fails here, in one line, not in uvicorn
     app = create_app(container, run_projections=True)
     settle_heap()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    if not server.started:  # as uvicorn.run: a failed start-up (its lifespan) exits with 3
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -86,9 +123,10 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on")] = "1
           port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")]
           = 8000) -> None:
     """Serve the API, the web pages and the projections in one process."""
+    sockets = bind(host, port)
     container = open_container()
     typer.echo(f"Kemitraan Ledger on http://{host}:{port} ({container.store_kind})", err=True)
-    run_server(container, host, port)
+    run_server(container, sockets)
 
 
 @app.command()
@@ -99,6 +137,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to listen on")] = "12
     from api.demo import issue_demo_tokens, seed
     from api.demo.dates import DATA_UNTIL
 
+    sockets = bind(host, port)  # a port in use fails before seeding
     container = open_container()
     now = datetime.now(timezone.utc)
     if container.event_log.head() == 0:
@@ -113,7 +152,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to listen on")] = "12
     # best (the default, the current quarter, may lie after it).
     typer.echo(f"Dashboard: http://{host}:{port}/?tahun={DATA_UNTIL.year}   (sign in with a "
                f"token above; the demo's business dates run to {DATA_UNTIL.isoformat()})")
-    run_server(container, host, port)
+    run_server(container, sockets)
 
 
 @token_app.command("create")

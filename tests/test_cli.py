@@ -139,6 +139,23 @@ def test_a_malformed_database_url_exits_with_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_port_in_use_is_one_line_and_exit_2_before_any_work(tmp_path: Path,
+                                                               command: str) -> None:
+    """A real listening socket holds the port; `demo` must not seed (nor print tokens) first."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run([command, "--port", str(port)], tmp_path)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr.splitlines() == [
+        f"kemitraan: port {port} on 127.0.0.1 is already in use; choose another with --port"]
+    assert not (tmp_path / "kemitraan.db").exists()  # no ledger opened, nothing seeded
+
+
 def _ledger_with_partnerships(data_dir: Path, n: int) -> int:
     """Writes n proposed partnerships straight through the use cases; returns the log head."""
     from datetime import date, datetime, timezone
