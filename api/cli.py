@@ -134,7 +134,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to listen on")] = "12
          port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")]
          = 8000) -> None:
     """Seed the demo ledger into the data dir (if empty), print one token per role, serve."""
-    from api.demo import issue_demo_tokens, seed
+    from api.demo import issue_demo_tokens, roles_without_token, seed
     from api.demo.dates import DATA_UNTIL
 
     sockets = bind(host, port)  # a port in use fails before seeding
@@ -143,10 +143,15 @@ def demo(host: Annotated[str, typer.Option(help="Interface to listen on")] = "12
     if container.event_log.head() == 0:
         typer.echo("Seeding the demo ledger...", err=True)
         seed(container, now)
+    else:
+        typer.echo("The ledger already holds events: serving it as it is, not seeded (the "
+                   "demo seeds only an empty one).", err=True)
     tokens = issue_demo_tokens(container, now)
     typer.echo("Demo tokens (one per role; shown once):")
     for role, name, secret in tokens:
         typer.echo(f"  {role:8} {secret}   # {name}")
+    for role, why in roles_without_token(tokens):
+        typer.echo(f"  {role:8} {why}")
     typer.echo(f"\nAPI:  http://{host}:{port}/v1/health   docs: http://{host}:{port}/docs")
     # The demo's business dates end on DATA_UNTIL: its last year is what the dashboard shows
     # best (the default, the current quarter, may lie after it).

@@ -156,6 +156,41 @@ def test_a_port_in_use_is_one_line_and_exit_2_before_any_work(tmp_path: Path,
     assert not (tmp_path / "kemitraan.db").exists()  # no ledger opened, nothing seeded
 
 
+def test_demo_on_a_ledger_of_other_data_says_why_roles_have_no_token(tmp_path: Path) -> None:
+    """`kemitraan demo` on a data dir that already holds non-demo data seeds nothing, and says
+    so; the company and umkm rows name why there is no token and how to create one."""
+    import queue
+    import socket
+    import threading
+
+    assert run(["token", "create", "--role", "admin"], tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
+    proc = subprocess.Popen([KEMITRAAN, "demo", "--port", str(port)], text=True,
+                            env={**env, "KEMITRAAN_DATA_DIR": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=as_in_a_terminal)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []],
+                     daemon=True).start()
+    out: list[str] = []
+    try:
+        while not out or not out[-1].startswith("Dashboard:"):
+            out.append(lines.get(timeout=60).rstrip("\n"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    rows = {line.split()[0]: line for line in out[1:] if line.startswith("  ")}
+    assert list(rows) == ["admin", "dinas", "auditor", "company", "umkm"], out
+    for role in ("company", "umkm"):
+        assert "no token: this ledger holds no demo company" in rows[role], rows[role]
+        assert f"`kemitraan token create --role {role} --nib NIB`" in rows[role], rows[role]
+    assert "already holds events" in err and "not seeded" in err, err
+    assert "Seeding" not in err
+
+
 def _ledger_with_partnerships(data_dir: Path, n: int) -> int:
     """Writes n proposed partnerships straight through the use cases; returns the log head."""
     from datetime import date, datetime, timezone

@@ -21,7 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from api.auth import secret_hash
-from api.demo import DEMO_COMPANY_NIB, LedgerNotEmpty, issue_demo_tokens, seed
+from api.demo import (
+    DEMO_COMPANY_NIB, LedgerNotEmpty, issue_demo_tokens, roles_without_token, seed,
+)
 from api.settings import Settings
 from api.wiring import Container, build
 from domain.access import SYSTEM, Role
@@ -226,10 +228,26 @@ def test_seeding_refuses_a_ledger_that_already_holds_an_event(
     clock.now = NOW
     tokens = issue_demo_tokens(container, clock.now)  # no demo businesses: three tokens only
     assert [role for role, _, _ in tokens] == ["admin", "dinas", "auditor"]
+    missing = roles_without_token(tokens)  # and `kemitraan demo` says why, and how to get one
+    assert [role for role, _ in missing] == ["company", "umkm"]
+    for role, why in missing:
+        assert "no demo company" in why and f"kemitraan token create --role {role} --nib" in why
     head = container.event_log.head()
     with pytest.raises(LedgerNotEmpty):
         seed(container, clock.now)
     assert container.event_log.head() == head
+
+
+def test_a_demo_company_without_partnerships_gets_a_token_and_the_umkm_a_reason(
+        container, clock) -> None:  # type: ignore[no-untyped-def]
+    clock.now = NOW
+    container.ledger.register_business(SYSTEM, NOW, nib=DEMO_COMPANY_NIB, name="PT Contoh",
+                                       scale="besar", region_code="32.16", kbli=["47111"])
+    tokens = issue_demo_tokens(container, NOW)
+    assert [role for role, _, _ in tokens] == ["admin", "dinas", "auditor", "company"]
+    [(role, why)] = roles_without_token(tokens)
+    assert role == "umkm" and "has no partnership" in why
+    assert "kemitraan token create --role umkm --nib" in why
 
 
 def test_the_year_the_demo_points_the_dashboard_to_has_real_partnerships(

@@ -37,7 +37,8 @@ from domain.clock import jakarta_date
 from domain.errors import NotFound
 from projections.tables import partnership_list
 
-__all__ = ["DEMO_COMPANY_NIB", "LedgerNotEmpty", "issue_demo_tokens", "seed"]
+__all__ = ["DEMO_COMPANY_NIB", "LedgerNotEmpty", "issue_demo_tokens", "roles_without_token",
+           "seed"]
 
 DEMO_COMPANY_NIB = nib(bekasi.KAB, 1, large=True)  # PT Contoh Ritel Nusantara (sampel)
 DEMO_DINAS_REGION = bekasi.KAB
@@ -101,6 +102,24 @@ def issue_demo_tokens(container: Container, now: datetime) -> list[tuple[str, st
                            region=region, nibs=nibs, name=name)
         issued.append((role, name, secret))
     return issued
+
+
+def roles_without_token(issued: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """The roles `issue_demo_tokens` gave no token, as (role, one line: why, and how to make
+    one). Only company and umkm can be missing: on a ledger seeded by something else than the
+    demo (the demo seeds only an empty one) the demo company is not there to hold them."""
+    roles = {role for role, _, _ in issued}
+    if "company" not in roles:
+        why = (f"this ledger holds no demo company (NIB {DEMO_COMPANY_NIB}; the demo seeds only "
+               f"an empty data dir)")
+        return [(role, f"no token: {why}; create one with `kemitraan token create --role {role} "
+                       f"--nib NIB` for a business of this ledger")
+                for role in ("company", "umkm")]
+    if "umkm" not in roles:
+        return [("umkm", f"no token: the demo company {DEMO_COMPANY_NIB} has no partnership "
+                         f"with an UMKM; create one with `kemitraan token create --role umkm "
+                         f"--nib NIB` for an UMKM of this ledger")]
+    return []
 
 
 def _umkm_waiting_for(container: Container, large_nib: str, today: date) -> str | None:
