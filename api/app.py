@@ -52,10 +52,10 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
         guard.start()  # PostgreSQL: no command cache while another server writes (ADR 0010)
         if run_projections:
             if container.settings.projections == "follow":
-                container.views.follow()  # `kemitraan project` folds them (ADR 0011)
-            else:
-                container.views.start()
-            audit.start_signer(container)
+                container.views.follow()  # `kemitraan project` folds them (ADR 0011)...
+            else:  # ... and signs the audit checkpoints: only the folding process signs
+                container.views.start()  # (several signers raced on each tree size, ADR 0014)
+                audit.start_signer(container)
         try:
             yield
         finally:

@@ -10,18 +10,28 @@ from projections.checkpoints import Cadence, Checkpointer, KeyRetired, audit_met
 _lock = threading.Lock()
 
 
+def signs(c: Container) -> bool:
+    """Whether this process signs checkpoints: every one but a server that follows
+    (KEMITRAAN_PROJECTIONS=follow): the process folding the views signs them (ADR 0014)."""
+    return not c.views.following
+
+
 def checkpointer(c: Container, sign: bool = True) -> Checkpointer:
     """The container's checkpointer, set up on first use (tables, key, rotation). With
-    `sign=False` (`kemitraan audit check`: reads keys and checkpoints only) the key file is not
-    even read: a wrong KEMITRAAN_AUDIT_KEY_PATH in a read-only command must not make its key
-    the current one (it retired the live key)."""
+    `sign=False` (`kemitraan audit check`: reads keys and checkpoints only), and in a process
+    that does not sign (`signs`), the key file is not even read: a wrong
+    KEMITRAAN_AUDIT_KEY_PATH in a read-only command, or a follower on another host with a key
+    of its own, must not make its key the current one (it retired the live key)."""
     existing = c.__dict__.get("_audit_checkpointer")
     if existing is not None:
         return existing
     s = c.settings
-    if not sign:
-        reader = Checkpointer(c.engine, s.audit_key_file, s.audit_origin)
-        audit_metadata.create_all(c.engine)
+    if not sign or not signs(c):
+        reader = c.__dict__.get("_audit_reader")
+        if reader is None:
+            reader = Checkpointer(c.engine, s.audit_key_file, s.audit_origin)
+            audit_metadata.create_all(c.engine)
+            c.__dict__["_audit_reader"] = reader
         return reader
     with _lock:
         existing = c.__dict__.get("_audit_checkpointer")
@@ -48,7 +58,8 @@ def checkpointer(c: Container, sign: bool = True) -> Checkpointer:
 
 
 def start_signer(c: Container) -> None:
-    """`kemitraan serve`: sign checkpoints in the background, per the configured cadence."""
+    """`kemitraan serve` (folding the views) and `kemitraan project`: sign checkpoints in the
+    background, per the configured cadence. A server that follows does not (ADR 0014)."""
     try:
         checkpointer(c).start()
     except Exception as e:  # a bad or retired key must not keep the API down; say so loudly

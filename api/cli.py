@@ -106,7 +106,8 @@ def run_server(container: Container, sockets: list[socket.socket]) -> None:
     from api import audit
     from api.app import create_app, settle_heap
 
-    audit.checkpointer(container)  # a bad audit key fails here, in one line, not in uvicorn
+    if container.settings.projections != "follow":  # a follower never signs (ADR 0014)
+        audit.checkpointer(container)  # a bad audit key fails here, in one line, not in uvicorn
     app = create_app(container, run_projections=True)
     settle_heap()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
@@ -282,7 +283,7 @@ def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds 
         plan = lanes.plan(names, lane_processes(container.store_kind, names, processes))
         typer.echo(f"kemitraan project: {len(names)} views on {container.store_kind} in "
                    f"{len(plan)} process(es), signing audit checkpoints; Ctrl-C stops", err=True)
-        audit.start_signer(container)  # concurrent signers are harmless: one per size
+        audit.start_signer(container)  # the folding process signs; followers do not (ADR 0014)
         if len(plan) == 1:
             container.views.run_forever(poll)
         else:

@@ -403,6 +403,11 @@ class Runtime:
         another process; reads then wait for positions instead of folding themselves."""
         return self._following or any(t.is_alive() for t in self._threads)
 
+    @property
+    def following(self) -> bool:
+        """This process only reads the views; another one folds them (`follow()`)."""
+        return self._following
+
     def follow(self) -> None:
         """Only read: another process (`kemitraan project`) folds the views. A read with
         `min_position` then waits for the positions it reaches, as with a runner here."""

@@ -218,6 +218,33 @@ def _ledger_with_partnerships(data_dir: Path, n: int) -> int:
         container.close()
 
 
+def test_project_signs_audit_checkpoints(tmp_path: Path) -> None:
+    """Servers with KEMITRAAN_PROJECTIONS=follow do not sign (ADR 0014): `kemitraan project`,
+    which folds the views, must, or a deployment of followers would never get checkpoints."""
+    from api import audit
+    from api.settings import Settings
+    from api.wiring import build
+
+    head = _ledger_with_partnerships(tmp_path, 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMITRAAN_")}
+    proc = subprocess.Popen([KEMITRAAN, "project", "--poll", "0.1"], text=True,
+                            preexec_fn=as_in_a_terminal, stderr=subprocess.PIPE,
+                            env={**env, "KEMITRAAN_DATA_DIR": str(tmp_path)})
+    container = build(Settings(data_dir=tmp_path))
+    try:
+        reader = audit.checkpointer(container, sign=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and reader.latest() is None:
+            time.sleep(0.2)
+        latest = reader.latest()
+    finally:
+        container.close()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert latest is not None, err
+    assert latest["tree_size"] == head, (latest, head)  # every event of the log is a leaf
+
+
 def _status(data_dir: Path) -> dict[str, tuple[int, int]]:
     result = run(["projections", "status"], data_dir)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import deps, exports
-from api.audit import checkpointer
+from api.audit import checkpointer, signs
 from api.auth import principal
 from api.problems import Problem
 from api.schemas.audit import (
@@ -114,11 +114,18 @@ def _checkpoint(row: dict[str, Any]) -> Checkpoint:
 @router.get("/checkpoints/latest", response_model=Checkpoint, responses=deps.errors(403, 503))
 def latest_checkpoint(request: Request, who: Principal = Depends(principal)) -> Checkpoint:
     """The newest signed checkpoint. Without a background signer in this process (tests, a
-    bare API), one is signed on the spot when the log grew past the newest (ADR 0014)."""
+    bare API), one is signed on the spot when the log grew past the newest (ADR 0014); a server
+    that follows answers the newest the folding process signed."""
     _reader(who)
     deps.caught_up(request, None)
     c = deps.container(request)
     signer = checkpointer(c)
+    if not signs(c):
+        row = signer.latest()
+        if row is None:
+            raise Problem(503, "no checkpoint is signed yet: the process folding the views "
+                               "(kemitraan project) signs them", headers={"Retry-After": "30"})
+        return _checkpoint(row)
     try:
         row = signer.latest() if signer.running else signer.fresh()
         return _checkpoint(row or signer.sign())

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api import audit
 from api.app import create_app
 from api.wiring import build
 from projections.registry import VIEWS
@@ -52,3 +53,34 @@ def test_a_following_server_waits_for_the_folding_process_and_never_folds_itself
     assert [item["id"] for item in page["items"]] == [created["id"]]
     health = expect(client.get("/v1/health"), 200)
     assert health["projections_lag"] == 0
+
+
+def test_a_following_server_signs_no_checkpoints_and_serves_those_the_folding_process_signs(
+        follower: Any, container: Any, make_token: Any) -> None:
+    """Only the process that folds the views signs (ADR 0014): several signers raced on each
+    tree size. `container` stands for that other process (`kemitraan project`)."""
+    server, client = follower
+    admin = make_token("admin")
+    register_business(client, admin, LARGE_A, "besar", REGION_A)
+    assert not audit.checkpointer(server).running  # no signer thread in the follower
+    # nor does it sign on request, nor register its key: nothing is signed yet
+    nothing = client.get("/v1/audit/checkpoints/latest", headers=bearer(admin))
+    assert nothing.status_code == 503 and nothing.headers["Retry-After"]
+    assert expect(client.get("/v1/audit/keys", headers=bearer(admin)), 200) == []
+
+    Runtime(container.ledger, container.engine, VIEWS, store_kind=container.store_kind).catch_up()
+    signed = audit.checkpointer(container).sign()  # as `kemitraan project`'s signer does
+    latest = expect(client.get("/v1/audit/checkpoints/latest", headers=bearer(admin)), 200)
+    assert latest["tree_size"] == signed["tree_size"] > 0
+    assert latest["key_id"] == signed["key_id"]
+    keys = expect(client.get("/v1/audit/keys", headers=bearer(admin)), 200)
+    assert [k["key_id"] for k in keys] == [signed["key_id"]]
+
+
+def test_a_server_that_folds_the_views_signs(settings: Any, clock: Any) -> None:
+    container = build(settings)
+    try:
+        with TestClient(create_app(container, clock=clock, run_projections=True)):
+            assert audit.checkpointer(container).running
+    finally:
+        container.close()
