@@ -384,12 +384,14 @@ class Runtime:
 
     def catch_up(self, chase: bool = True) -> int:
         """Folds everything recorded so far into every view; returns the position reached.
-        `chase=False` (the background runner): stops after a page that was not full, even if
-        more was recorded meanwhile; the runner's loop lingers before the next page."""
+        `chase=False` (the background runner): stops once it has reached what was recorded
+        when its last page began, even if more was recorded meanwhile; the runner's loop
+        lingers before the next page."""
         with self._lock:
             while True:
-                n, reached = self.run_page()
-                if reached >= self.head() or (not chase and n < self.page):
+                before = self.head()
+                _, reached = self.run_page()
+                if reached >= (before if not chase else self.head()):
                     break
         with self._caught_up:
             self._caught_up.notify_all()

@@ -297,3 +297,21 @@ def test_a_followers_waiting_reader_cuts_the_folding_processs_linger_short(setti
         folder.views.stop()
         folder.close()
         follower.close()
+
+
+def test_a_background_runner_works_through_a_backlog_without_waiting_between_pages(container) -> None:  # type: ignore[no-untyped-def]
+    """A full page whose events were not all read by the views (business events, for a runtime
+    of the list alone) is still a full page: the runner goes on at once, not after its poll."""
+    from projections.partnership_list import PartnershipListView
+
+    with_proposals(container, 30)  # 32 events: pages of 7 hold business events too
+    rt = Runtime(container.ledger, container.engine, [PartnershipListView], page=7)
+    head = rt.head()
+    rt.start(poll_seconds=60.0)
+    try:
+        deadline = time.monotonic() + 10
+        while rt.position() < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rt.position() >= head
+    finally:
+        rt.stop()
