@@ -56,10 +56,10 @@ def export(
     import re
 
     from api.cli import fail, open_container
+    from domain.values import REGION_PATTERN
     from projections.audit_export import write_bundle
 
-    if region is not None and not re.fullmatch(
-            r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?", region):
+    if region is not None and not re.fullmatch(REGION_PATTERN, region):
         fail(f"--region {region!r} is not a Kemendagri region code such as 32.16", 2)
     container = open_container()
     try:

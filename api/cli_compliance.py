@@ -30,10 +30,11 @@ def report(
     from api.cli import fail, open_container
     from api.exports import to_csv, to_xlsx
     from domain.compliance import parse_period
+    from domain.values import REGION_PATTERN
 
     if format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}", 2)
-    if region and not re.fullmatch(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?", region):
+    if region and not re.fullmatch(REGION_PATTERN, region):
         fail(f"--region {region!r} is not a region code such as 32.16", 2)
     try:
         p = parse_period(period)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.evidence_store import EmptyFile, EvidenceFileError, FileTooLarge, UnsupportedMediaType
 from domain import errors as de
+from domain import values
 
 log = structlog.get_logger("kemitraan.api")
 
@@ -61,6 +62,19 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def validation_message(error: Any) -> str:
+    """pydantic's message, except a region code against its pattern: the domain's words for it
+    (`must be a Kemendagri code ...`), the same for a body field, a query parameter and the
+    domain (the regular expression itself is no explanation)."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error.get("type") == "string_pattern_mismatch":
+        if pattern == values.REGION_PATTERN:
+            return values.region_code_error(error.get("input")) or "invalid"
+        if pattern == values.REGION_PREFIX_PATTERN:
+            return values.region_prefix_error(error.get("input")) or "invalid"
+    return str(error.get("msg", "invalid"))
+
+
 # Paths answered as problem+json whatever they are; the others are the dashboard's pages.
 API_PREFIXES = ("/v1/", "/docs", "/redoc", "/openapi.json")
 
@@ -84,7 +98,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": validation_message(e)}
                   for e in exc.errors()]
         page = getattr(request.app.state, "invalid_page", None)
         if page is not None and not request.url.path.startswith(API_PREFIXES):

@@ -15,9 +15,21 @@ from domain.errors import InvalidValue
 
 _NIB = re.compile(r"^[0-9]{13}$")
 _KBLI = re.compile(r"^[0-9]{5}$")
-# Kemendagri codes: province 2 digits, kabupaten/kota 2, kecamatan 2, desa/kelurahan 4.
-_REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
-_REGION_PREFIX = re.compile(r"^([0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?)?$")
+# Kemendagri codes: province 2 digits, kabupaten/kota 2, kecamatan 2, desa/kelurahan 4. No real
+# code has a part that is all zeros (32.00, 00.16, 32.16.00, 32.16.01.0000): kabupaten/kota and
+# kecamatan are numbered from 01, provinces from 11, desa/kelurahan from 1001 or 2001. Only the
+# zeros are refused here, not those ranges. ASCII digits only (`\d` takes other scripts' digits).
+# The API's OpenAPI patterns are these strings (no lookahead: pydantic's regex engine has none).
+_SEG2 = r"(?:0[1-9]|[1-9][0-9])"
+_SEG4 = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_CODE = rf"{_SEG2}(?:\.{_SEG2}(?:\.{_SEG2}(?:\.{_SEG4})?)?)?"
+REGION_PATTERN = rf"^{_CODE}$"
+REGION_PREFIX_PATTERN = rf"^(?:{_CODE})?$"  # "" = national
+_REGION = re.compile(REGION_PATTERN)
+_REGION_PREFIX = re.compile(REGION_PREFIX_PATTERN)
+# The shape alone, to tell a code of zeros (its own message) from one that is no code at all.
+_REGION_SHAPE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
+NO_ZERO_PART = "no part is all zeros"
 
 MAX_IDR = 10**18  # far above any real contract; keeps values inside a signed 64-bit column
 
@@ -88,17 +100,40 @@ def kbli(value: str, field: str = "kbli") -> str:
     return value
 
 
+def region_code_error(value: object) -> str | None:
+    """Why `value` is no Kemendagri code (the message every caller shows), or None if it is one.
+    Only new input is checked: codes in stored events load as they were written."""
+    if isinstance(value, str) and _REGION.fullmatch(value):
+        return None
+    message = "must be a Kemendagri code such as 32.16 or 32.16.01.2001"
+    if isinstance(value, str) and _REGION_SHAPE.fullmatch(value):
+        return f"{message} ({NO_ZERO_PART})"
+    return message
+
+
+def region_prefix_error(value: object) -> str | None:
+    """`region_code_error` for a prefix, where the empty string (national) is allowed too."""
+    if isinstance(value, str) and _REGION_PREFIX.fullmatch(value):
+        return None
+    message = "must be empty or a Kemendagri code such as 32.16"
+    if isinstance(value, str) and _REGION_SHAPE.fullmatch(value):
+        return f"{message} ({NO_ZERO_PART})"
+    return message
+
+
 def region_code(value: str, field: str = "region_code") -> str:
     """A Kemendagri code as given (`32`, `32.16`, `32.16.01`, `32.16.01.2001`); never rewritten."""
-    if not isinstance(value, str) or not _REGION.fullmatch(value):
-        raise InvalidValue.single(field, "must be a Kemendagri code such as 32.16 or 32.16.01.2001")
+    error = region_code_error(value)
+    if error is not None:
+        raise InvalidValue.single(field, error)
     return value
 
 
 def region_prefix(value: str, field: str = "region") -> str:
     """A region prefix for scopes and filters; the empty string means national."""
-    if not isinstance(value, str) or not _REGION_PREFIX.fullmatch(value):
-        raise InvalidValue.single(field, "must be empty or a Kemendagri code such as 32.16")
+    error = region_prefix_error(value)
+    if error is not None:
+        raise InvalidValue.single(field, error)
     return value
 
 

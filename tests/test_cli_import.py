@@ -66,3 +66,17 @@ def test_import_of_a_missing_or_foreign_file_is_one_line_and_non_zero(tmp_path: 
     assert foreign.returncode == 2
     assert foreign.stderr.strip().splitlines()[-1].startswith("kemitraan: ")
     assert "not a readable" in foreign.stderr
+
+
+def test_import_rejects_a_row_located_in_a_region_code_with_a_part_of_zeros(
+        tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    _businesses(data)
+    path = tmp_path / "kemitraan.csv"
+    path.write_text("\n".join([HEADER, f"Z-1,{LARGE},{UMKM},rantai_pasok,,Nol,2024-01-01,,1000,"
+                                       "32.16.00"]) + "\n", encoding="utf-8")
+    result = run(["import", str(path)], data)
+    assert result.returncode == 1, result.stderr
+    assert ("row 2: location_region_code: must be a Kemendagri code such as 32.16 or "
+            "32.16.01.2001 (no part is all zeros)") in result.stdout
+    assert "1 rows: 0 created, 0 unchanged, 1 rejected" in result.stdout

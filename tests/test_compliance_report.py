@@ -133,6 +133,7 @@ def test_csv_and_xlsx_carry_the_same_rows(tmp_path: Path) -> None:
 def test_bad_arguments_exit_non_zero_with_one_line(tmp_path: Path) -> None:
     for args in (["--region", "32.16", "--period", "2024-Q9"],
                  ["--region", "32.1x", "--period", "2024"],
+                 ["--region", "32.00", "--period", "2024"],  # no region has a part of zeros
                  ["--region", "32.16", "--period", "2024", "--format", "doc"]):
         result = run(["compliance", "report", *args], tmp_path)
         assert result.returncode != 0, args

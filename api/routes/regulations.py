@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from api import deps, exports
 from api.auth import principal
 from api.logs import command_done
-from api.problems import Problem
+from api.problems import Problem, validation_message
 from api.schemas.common import REGION_PATTERN
 from api.schemas.regulations import (
     RegulationRead, RegulationWritten, RevokeBody, RulePack, json_path,
@@ -31,7 +31,8 @@ def parse_pack(raw: Any) -> dict[str, Any]:
     try:
         return RulePack.model_validate(raw).as_data()
     except ValidationError as e:
-        errors = [{"field": json_path(tuple(x["loc"])), "message": x["msg"]} for x in e.errors()]
+        errors = [{"field": json_path(tuple(x["loc"])), "message": validation_message(x)}
+                  for x in e.errors()]
         raise Problem(422, "; ".join(f"{x['field']}: {x['message']}" for x in errors[:5]),
                       errors=errors) from None
 

@@ -13,12 +13,12 @@ from pydantic import (
 )
 
 from domain.clock import WIB
-from domain.values import DAY_OUT_OF_RANGE, FIRST_DAY, LAST_DAY
+from domain.values import DAY_OUT_OF_RANGE, FIRST_DAY, LAST_DAY, REGION_PATTERN
+from domain.values import REGION_PREFIX_PATTERN as REGION_PREFIX_PATTERN  # re-exported
 
 # ASCII digits only: `\d` also takes full-width and Arabic-Indic digits (a second registration of
-# the same NIB, a region no dinas prefix matches).
-REGION_PATTERN = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$"
-REGION_PREFIX_PATTERN = r"^([0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?)?$"  # "" = national
+# the same NIB, a region no dinas prefix matches). The region patterns are the domain's own
+# (no part all zeros, e.g. 32.00); api/problems.py words a mismatch as the domain does.
 NIB = Annotated[str, Field(pattern=r"^[0-9]{13}$", examples=["3216010000001"])]
 KBLI = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["47111"])]
 Region = Annotated[str, Field(pattern=REGION_PATTERN, examples=["32.16"])]

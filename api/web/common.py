@@ -16,6 +16,7 @@ from api.web import format as fmt
 from api.web import pesan
 from api.web.session import COOKIE, check_csrf, csrf_token, shown_message, web_principal
 from domain.access import Principal, Role
+from domain.values import REGION_PATTERN
 from projections.compliance_facts import business_names as _names
 
 HERE = Path(__file__).parent
@@ -24,6 +25,8 @@ templates.env.filters.update(fmt.FILTERS)
 templates.env.filters["terjemah"] = pesan.indonesian
 templates.env.globals["persen"] = fmt.persen
 templates.env.globals["rentang"] = fmt.rentang
+# the region inputs' `pattern` attribute (the browser anchors it itself): the API's own pattern
+templates.env.globals["pola_wilayah"] = REGION_PATTERN.removeprefix("^").removesuffix("$")
 
 _READERS = frozenset(Role)
 # page -> (menu label, path, roles that see it). A page a role may not see is not in its menu

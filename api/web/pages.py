@@ -103,6 +103,11 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") 
     return response
 
 
+# A region filter (`wilayah`) of the overview, the list and its downloads: "" or a Kemendagri
+# code with no part all zeros; anything else is the 422 page.
+Wilayah = Annotated[str | None, Query(pattern=REGION_PREFIX_PATTERN)]
+
+
 # ---- the region overview ----------------------------------------------------------------------
 
 def _period(tahun: int | None, kuartal: int | None, today: date) -> tuple[date, date, str]:
@@ -121,7 +126,7 @@ def _period(tahun: int | None, kuartal: int | None, today: date) -> tuple[date, 
 @router.get("/")
 def overview(request: Request, tahun: Annotated[int | None, Query(ge=2000, le=2100)] = None,
              kuartal: Annotated[int | None, Query(ge=1, le=4)] = None,
-             wilayah: Annotated[str | None, Query(max_length=13)] = None) -> Response:
+             wilayah: Wilayah = None) -> Response:
     who = web_principal(request)
     if who is not None and who.role in (Role.COMPANY, Role.UMKM):
         return RedirectResponse("/kemitraan", status_code=303)
@@ -187,7 +192,6 @@ def _filters(pola: str | None, status: str | None, program: str | None,
 
 # The list's filters, the same on the page and on its downloads ("" = no filter).
 Program = Annotated[str | None, Query(max_length=100)]
-Wilayah = Annotated[str | None, Query(pattern=REGION_PREFIX_PATTERN)]
 
 
 @router.get("/kemitraan")

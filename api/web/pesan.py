@@ -21,6 +21,11 @@ _CATALOG: tuple[tuple[str, str], ...] = (
      r"harus kode wilayah Kemendagri, misalnya \1 atau \2"),
     (r"must be empty or a Kemendagri code such as (\S+)",
      r"harus kosong atau kode wilayah Kemendagri, misalnya \1"),
+    (r"must be a Kemendagri code such as (\S+) or (\S+) \(no part is all zeros\)",
+     r"harus kode wilayah Kemendagri, misalnya \1 atau \2 (tidak ada bagian yang semuanya nol)"),
+    (r"must be empty or a Kemendagri code such as (\S+) \(no part is all zeros\)",
+     r"harus kosong atau kode wilayah Kemendagri, misalnya \1 "
+     r"(tidak ada bagian yang semuanya nol)"),
     (r"must be one of (.+)", r"harus salah satu dari: \1"),
     (r"must be an integer number of rupiah", "harus bilangan bulat rupiah"),
     (r"must be an integer number of rupiah \(no decimals\)",

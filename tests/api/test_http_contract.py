@@ -174,6 +174,58 @@ def test_identifiers_in_other_scripts_digits_are_422(parties: Parties, field: st
     assert problem["errors"][0]["field"].split(".")[0] == field
 
 
+CODE_OF_ZEROS = ("must be a Kemendagri code such as 32.16 or 32.16.01.2001 "
+                 "(no part is all zeros)")
+PREFIX_OF_ZEROS = "must be empty or a Kemendagri code such as 32.16 (no part is all zeros)"
+
+
+@pytest.mark.parametrize("zeros", ["32.00", "00.16", "32.16.00", "32.16.01.0000"])
+def test_a_region_code_with_a_part_of_zeros_is_422_in_a_body(parties: Parties,
+                                                              zeros: str) -> None:
+    """No Kemendagri code has a part all zeros; they were stored (a business in 32.00, a
+    partnership located in 32.16.01.0000). Every body names the field and the reason."""
+    c = parties.client
+    business = {"nib": "3216099000001", "name": "PT Uji (sampel)", "scale": "besar",
+                "region_code": zeros, "kbli": ["47111"]}
+    problem = assert_problem(c.post("/v1/businesses", json=business,
+                                    headers=bearer(parties.admin)), 422)
+    assert problem["errors"] == [{"field": "region_code", "message": CODE_OF_ZEROS}]
+    problem = assert_problem(c.post("/v1/partnerships", headers=bearer(parties.company),
+                                    json=partnership_body(LARGE_A, UMKM_A, zeros)), 422)
+    assert problem["errors"] == [{"field": "location_region_code", "message": CODE_OF_ZEROS}]
+    problem = assert_problem(c.post("/v1/tokens", headers=bearer(parties.admin),
+                                    json={"role": "auditor", "region": zeros}), 422)
+    assert problem["errors"] == [{"field": "region", "message": PREFIX_OF_ZEROS}]
+    pack = {"id": "perbup-uji", "title": "Uji", "instrument": "perbup", "region_code": zeros,
+            "effective_from": "2021-01-01", "source_url": "https://example.invalid",
+            "obligations": [{
+                "id": "ritel", "description": "x", "measure": "real_partnerships",
+                "applies_to": {"scale": ["besar"], "region_prefix": zeros},
+                "partner_filter": {"scale": ["mikro"], "region_prefix": zeros},
+                "period": "year", "at_least": 1}]}
+    problem = assert_problem(c.post("/v1/regulations", headers=bearer(parties.admin),
+                                    json=pack), 422)
+    assert {(e["field"], e["message"]) for e in problem["errors"]} == {
+        ("region_code", PREFIX_OF_ZEROS),
+        ("obligations[0].applies_to.region_prefix", PREFIX_OF_ZEROS),
+        ("obligations[0].partner_filter.region_prefix", PREFIX_OF_ZEROS)}, problem
+    assert_problem(c.get("/v1/businesses/3216099000001", headers=bearer(parties.admin)), 404)
+
+
+@pytest.mark.parametrize("path", ["/v1/partnerships", "/v1/stats/partnerships", "/v1/stats/scale-upgrades",
+                                  "/v1/stats/evidence-reuse", "/v1/compliance",
+                                  "/v1/regulations"])
+@pytest.mark.parametrize("zeros", ["32.00", "00", "32.16.00", "32.16.01.0000"])
+def test_a_region_filter_with_a_part_of_zeros_is_422(parties: Parties, path: str,
+                                                      zeros: str) -> None:
+    """`?region=32.00` answered 200 with nothing in it, as if the region were real and empty."""
+    response = parties.client.get(path, params={"region": zeros},
+                                  headers=bearer(parties.admin))
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"field": "region", "message": CODE_OF_ZEROS}], problem
+    assert problem["detail"] == f"region: {CODE_OF_ZEROS}"
+
+
 def test_business_writes_honour_if_match_like_partnership_writes(parties: Parties) -> None:
     """The answers carry an ETag; a stale If-Match was ignored (201) and a malformed one too."""
     c, url = parties.client, f"/v1/businesses/{LARGE_A}/facts"

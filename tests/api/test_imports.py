@@ -87,6 +87,22 @@ def test_a_file_with_one_bad_row_imports_the_others_and_names_the_bad_cell(
     assert {p["title"] for p in listed["items"]} == {"Pasokan PKS-1", "Pasokan PKS-3"}
 
 
+def test_a_row_located_in_a_region_code_with_a_part_of_zeros_is_rejected(
+        client: Any, world: dict[str, str]) -> None:
+    """32.00, 32.16.00 and 32.16.01.0000 name no region; they went in as partnerships."""
+    zeros = ["32.00", "00.16", "32.16.00", "32.16.01.0000"]
+    content = csv_file([row("Z-ok")] + [row(f"Z-{i}", location_region_code=code)
+                                        for i, code in enumerate(zeros)])
+    body = expect(send(client, world["company"], content), 200)
+    assert (body["rows"], body["accepted"]) == (5, 1)
+    message = "must be a Kemendagri code such as 32.16 or 32.16.01.2001 (no part is all zeros)"
+    assert body["rejected"] == [{"row": n, "errors": [
+        {"column": "location_region_code", "message": message}]} for n in range(3, 7)]
+    listed = expect(client.get("/v1/partnerships", headers=bearer(world["company"]),
+                               params={"min_position": body["position"]}), 200)
+    assert [p["location_region_code"] for p in listed["items"]] == ["32.16.01"]
+
+
 def test_importing_the_same_file_twice_creates_nothing_new(client: Any,
                                                            world: dict[str, str]) -> None:
     content = csv_file([row("PKS-1"), row("PKS-2")])

@@ -142,8 +142,9 @@ def test_bad_input_exits_2_with_one_line(container: Any, tmp_path: Path) -> None
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1, r.output
     r = run(container, "audit", "verify", str(tmp_path / "missing.jsonl"))
     assert r.exit_code == 2, r.output
-    r = run(container, "audit", "export", "--out", str(tmp_path / "x"), "--region", "3")
-    assert r.exit_code == 2, r.output
+    for region in ("3", "32.16.00"):  # no region has a part of zeros
+        r = run(container, "audit", "export", "--out", str(tmp_path / "x"), "--region", region)
+        assert r.exit_code == 2 and "is not a Kemendagri region code" in r.output, r.output
 
 
 def test_rotate_key_then_a_bundle_signed_by_both_keys_verifies(

@@ -33,6 +33,31 @@ def test_malformed_region_codes_are_rejected(bad: str) -> None:
         v.region_code(bad)
 
 
+ZERO_PARTS = ["00", "32.00", "00.16", "32.16.00", "32.16.01.0000", "00.00.00.0000"]
+
+
+@pytest.mark.parametrize("zeros", ZERO_PARTS)
+def test_no_kemendagri_code_has_a_part_of_zeros(zeros: str) -> None:
+    """Provinces, kabupaten/kota and kecamatan are numbered from 01, desa from 1001 or 2001:
+    a part all zeros is a typing slip, refused with its reason, as a code and as a prefix."""
+    with pytest.raises(InvalidValue) as refused:
+        v.region_code(zeros, "location_region_code")
+    assert [e.as_dict() for e in refused.value.errors] == [{
+        "field": "location_region_code",
+        "message": "must be a Kemendagri code such as 32.16 or 32.16.01.2001 "
+                   "(no part is all zeros)"}]
+    with pytest.raises(InvalidValue) as refused:
+        v.region_prefix(zeros, "region")
+    assert [e.as_dict() for e in refused.value.errors] == [{
+        "field": "region",
+        "message": "must be empty or a Kemendagri code such as 32.16 (no part is all zeros)"}]
+
+
+@pytest.mark.parametrize("code", ["11", "32.01", "32.16.01.0001", "94.36.10.1001"])
+def test_a_part_with_zeros_but_not_only_zeros_is_a_code(code: str) -> None:
+    assert v.region_code(code) == code and v.region_prefix(code) == code
+
+
 def test_a_region_prefix_matches_whole_segments_only() -> None:
     assert v.region_within("32.16.01", "32.16")
     assert v.region_within("32.16", "32.16")

@@ -368,6 +368,24 @@ def test_a_value_a_page_cannot_use_is_a_page_in_bahasa_indonesia_not_json(
     assert rows[0][0] == "ID kemitraan" and rows[1][0] == world["pid"]
 
 
+@pytest.mark.parametrize("zeros", ["32.00", "00.16", "32.16.00", "32.16.01.0000", "%"])
+def test_a_region_filter_with_a_part_of_zeros_is_the_422_page(client: Any,
+                                                               world: dict[str, str],
+                                                               zeros: str) -> None:
+    """The overview showed an admin "Ringkasan wilayah 32.00", empty, as if it were a region."""
+    sign_in(client, world["admin"])
+    for path in ("/", "/kemitraan", "/kemitraan/unduh.csv"):
+        page = client.get(path, params={"wilayah": zeros})
+        assert page.status_code == 422, (path, page.text[:300])
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Permintaan tidak valid" in page.text and "<code>wilayah</code>" in page.text
+    # the forms' own check says the same before anything is sent
+    for path in ("/", "/kemitraan"):
+        attribute = re.search(r'name="wilayah"[^>]* pattern="([^"]+)"', client.get(path).text)
+        assert attribute and not re.fullmatch(attribute.group(1), zeros)
+        assert re.fullmatch(attribute.group(1), "32.16.01.2001")
+
+
 def test_an_import_with_one_bad_row_shows_its_row_and_column(client: Any,
                                                              world: dict[str, str]) -> None:
     csrf = sign_in(client, world["company"])
@@ -418,6 +436,7 @@ def test_every_rejected_row_is_explained_in_bahasa_indonesia(client: Any,
         f"B-12,{LARGE_A},{UMKM_A},subkontrak,,Wilayah,2024-01-01,,1000,Bekasi",       # 13
         f"B-13,{LARGE_A},{UMKM_A},subkontrak,,,2024-01-01,,1000,32.16",               # 14
         f"B-14,{LARGE_A},{UMKM_A},subkontrak,,{'x' * 301},2024-01-01,,1000,32.16",    # 15
+        f"B-15,{LARGE_A},{UMKM_A},subkontrak,,Nol,2024-01-01,,1000,32.16.00",         # 16
     ]
     csrf = sign_in(client, world["admin"])
     files = {"file": ("b.csv", (HEADER + "\n".join(rows) + "\n").encode(), "text/csv")}
@@ -439,6 +458,8 @@ def test_every_rejected_row_is_explained_in_bahasa_indonesia(client: Any,
               "harus kode wilayah Kemendagri, misalnya 32.16 atau 32.16.01.2001")],
         14: [("title", "wajib diisi")],
         15: [("title", "paling banyak 300 karakter")],
+        16: [("location_region_code", "harus kode wilayah Kemendagri, misalnya 32.16 atau "
+                                      "32.16.01.2001 (tidak ada bagian yang semuanya nol)")],
     }, got
     assert got[5][0][1].startswith("harus salah satu dari: ") and "subkontrak" in got[5][0][1]
     assert "<strong>1</strong> akan dibuat" in page.text
@@ -482,6 +503,8 @@ ENGLISH = [
     "is required", "must be 13 digits", "each KBLI code must be 5 digits",
     "must be a Kemendagri code such as 32.16 or 32.16.01.2001",
     "must be empty or a Kemendagri code such as 32.16",
+    "must be a Kemendagri code such as 32.16 or 32.16.01.2001 (no part is all zeros)",
+    "must be empty or a Kemendagri code such as 32.16 (no part is all zeros)",
     "must be one of mikro, kecil, menengah, besar", "must be an integer number of rupiah",
     "must be an integer number of rupiah (no decimals)",
     "must be an integer number of rupiah, e.g. 150000000 or 150.000.000",
