@@ -111,6 +111,22 @@ def _checkpoint(row: dict[str, Any]) -> Checkpoint:
     return Checkpoint(**{**row, "issued_at": _instant(row["issued_at"])})
 
 
+class NoCheckpointYet(Problem):
+    """503 on a server that follows (it signs nothing) before the folding process signed one."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "no checkpoint is signed yet: the process folding the views "
+                              "(kemitraan project) signs them", headers={"Retry-After": "30"})
+
+
+class CannotSign(Problem):
+    """503 on a server still holding a retired key (ADR 0014): it must not sign with it."""
+
+    def __init__(self, reason: KeyRetired) -> None:
+        super().__init__(503, f"this server cannot sign: {reason}; restart it with the current "
+                              "key", headers={"Retry-After": "60"})
+
+
 @router.get("/checkpoints/latest", response_model=Checkpoint, responses=deps.errors(403, 503))
 def latest_checkpoint(request: Request, who: Principal = Depends(principal)) -> Checkpoint:
     """The newest signed checkpoint. Without a background signer in this process (tests, a
@@ -123,15 +139,13 @@ def latest_checkpoint(request: Request, who: Principal = Depends(principal)) -> 
     if not signs(c):
         row = signer.latest()
         if row is None:
-            raise Problem(503, "no checkpoint is signed yet: the process folding the views "
-                               "(kemitraan project) signs them", headers={"Retry-After": "30"})
+            raise NoCheckpointYet()
         return _checkpoint(row)
     try:
         row = signer.latest() if signer.running else signer.fresh()
         return _checkpoint(row or signer.sign())
     except KeyRetired as e:
-        raise Problem(503, f"this server cannot sign: {e}; restart it with the current key",
-                      headers={"Retry-After": "60"}) from None
+        raise CannotSign(e) from None
 
 
 @router.get("/checkpoints", response_model=Checkpoint, responses=deps.errors(403, 404, 422))

@@ -114,6 +114,17 @@ def invalid_request(request: Request, fields: list[str]) -> HTMLResponse:
                   fields=sorted(set(fields)))
 
 
+def unavailable(request: Request, who: Principal, *, title: str, reason: str,
+                retry_after: str | None, active: str = "") -> HTMLResponse:
+    """A page that cannot be shown yet (503) as an HTML page in Bahasa Indonesia, with the
+    API's Retry-After, instead of the API's problem+json in English."""
+    response = render(request, "503.html", who, status=503, active=active, title=title,
+                      reason=reason, retry_after=retry_after)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
 def business_names(request: Request, nibs: Iterable[str]) -> dict[str, str]:
     """The registered names of the businesses a page shows by NIB, in one query for the whole
     page (for the `_usaha.html` macro). Pass only NIBs the viewer may see (the parties of

@@ -12,7 +12,7 @@ from api.compliance_report import REASON_ID
 from api.problems import Problem
 from api.routes import audit as audit_routes
 from api.routes import compliance as compliance_routes
-from api.web.common import business_names, guard, not_found, render
+from api.web.common import business_names, guard, not_found, render, unavailable
 from domain.errors import DomainError
 from projections.merkle import verify_inclusion
 
@@ -55,7 +55,21 @@ def audit(request: Request,
     page = guard(request, "audit")
     if isinstance(page, Response):
         return page
-    checkpoint = audit_routes.latest_checkpoint(request, page)
+    try:
+        checkpoint = audit_routes.latest_checkpoint(request, page)
+    except audit_routes.NoCheckpointYet as e:  # a server that follows, before the first one
+        return unavailable(
+            request, page, active="audit", title="Belum ada checkpoint",
+            reason="Belum ada checkpoint yang ditandatangani. Checkpoint ditandatangani oleh "
+                   "proses yang memperbarui data tampilan (kemitraan project), bukan oleh "
+                   "server ini.", retry_after=(e.headers or {}).get("Retry-After"))
+    except audit_routes.CannotSign as e:  # a server still holding a retired key
+        return unavailable(
+            request, page, active="audit", title="Checkpoint tidak dapat ditandatangani",
+            reason="Server ini masih memakai kunci audit yang sudah dipensiunkan, sehingga "
+                   "tidak dapat menandatangani checkpoint baru. Administrator perlu "
+                   "menjalankan ulang server dengan kunci yang berlaku.",
+            retry_after=(e.headers or {}).get("Retry-After"))
     check = None
     if seq is not None:
         events = audit_routes.audit_events(request, page, after=seq - 1, limit=1,

@@ -582,6 +582,57 @@ def test_the_audit_page_shows_the_signed_checkpoint_and_proves_an_event(
     assert "termasuk dalam pohon bertanda tangan" in checked.text, checked.text
 
 
+def test_the_audit_page_of_a_following_server_before_any_checkpoint_is_a_503_page(
+        settings: Any, clock: Any, make_token: Any) -> None:
+    """KEMITRAAN_PROJECTIONS=follow signs nothing: until the folding process signs the first
+    checkpoint, /audit answered the API's problem+json in English instead of a page."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.wiring import build
+
+    follower = build(settings.model_copy(update={"projections": "follow"}))
+    try:
+        with TestClient(create_app(follower, clock=clock, run_projections=True),
+                        raise_server_exceptions=False) as client:
+            sign_in(client, make_token("auditor", region=REGION_A))
+            for params in ({}, {"seq": "1"}):
+                page = client.get("/audit", params=params)
+                assert page.status_code == 503, page.text[:300]
+                assert page.headers["content-type"].startswith("text/html")
+                assert page.headers["Retry-After"] == "30"
+                assert "Belum ada checkpoint yang ditandatangani" in page.text
+                assert "Silakan coba lagi nanti (sekitar 30 detik lagi)" in page.text
+                assert 'href="/audit" aria-current="page"' in page.text  # the menu is there
+                assert "checkpoint is signed" not in page.text
+            # the API keeps its problem+json
+            api = client.get("/v1/audit/checkpoints/latest",
+                             headers={"Authorization": f"Bearer {make_token('admin')}"})
+            assert api.status_code == 503 and api.headers["Retry-After"] == "30"
+            assert api.headers["content-type"].startswith("application/problem+json")
+    finally:
+        follower.close()
+
+
+def test_the_audit_page_of_a_server_holding_a_retired_key_is_a_503_page(
+        client: Any, container: Any, world: dict[str, str], tmp_path: Any) -> None:
+    """A server whose key another process retired cannot sign (ADR 0014): the page says so,
+    like the API, instead of answering problem+json."""
+    from projections.checkpoints import Checkpointer
+
+    sign_in(client, world["auditor"])
+    assert client.get("/audit").status_code == 200  # signed with the server's key
+    Checkpointer(container.engine, tmp_path / "baru.pem",
+                 container.settings.audit_origin).setup()  # a new key retires it
+    register_business(client, world["admin"], "3216010000099", "mikro", REGION_A)  # log grows
+    page = client.get("/audit")
+    assert page.status_code == 503, page.text[:300]
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["Retry-After"] == "60"
+    assert "kunci audit yang sudah dipensiunkan" in page.text
+    assert "Silakan coba lagi nanti (sekitar 60 detik lagi)" in page.text
+
+
 def test_the_compliance_page_lists_the_region_and_explains_a_business(
         client: Any, world: dict[str, str]) -> None:
     import json
