@@ -12,7 +12,6 @@ from fastapi import FastAPI
 
 from api import audit, problems
 from api.auth import PrincipalCache
-from api.calls import write_probe
 from api.limits import UploadLimit
 from api.logs import RequestContext
 from api.routes import (
@@ -62,15 +61,12 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
             audit.stop_signer(container)
             container.views.stop()
             guard.stop()
-            if app.state.write_probe is not None:
-                app.state.write_probe.close()
 
     app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.container = container
     app.state.clock = clock
     app.state.principals = PrincipalCache()
-    app.state.write_probe = write_probe(container.engine)  # SQLite: commands on the loop
     problems.install(app)
     app.add_middleware(UploadLimit, max_bytes=container.settings.max_upload_bytes)
     app.add_middleware(RequestContext)

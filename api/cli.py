@@ -18,6 +18,7 @@ from api.cli_import import import_file
 from api.logs import configure
 from api.settings import Settings
 from api.wiring import ConfigurationError, Container, build
+from projections.runtime import POLL_SQLITE
 from domain.errors import DomainError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -272,7 +273,7 @@ def main() -> None:
 
 @app.command()
 def project(poll: Annotated[float, typer.Option(min=0.05, help="SQLite: seconds between "
-                                                "looks at the log")] = 1.0,
+                                                "looks at the log")] = POLL_SQLITE,
             processes: ProcessesOption = None) -> None:
     """Run the projections alone (deployments with several API processes)."""
     from api import audit, lanes

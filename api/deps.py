@@ -29,13 +29,14 @@ _DESCRIPTIONS = {
     403: "The role may never do this", 404: "Not found, or outside the caller's scope",
     409: "Stale If-Match version, duplicate key, or a transition the lifecycle forbids",
     413: "File too large", 415: "File type not allowed", 422: "Invalid field values",
-    503: "The store is unavailable",
+    503: "The store is busy or unavailable: nothing was written; retry after Retry-After",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the problem statuses an endpoint can return (plus 401 always)."""
-    codes = sorted({401, *statuses})
+    """OpenAPI `responses` for the problem statuses an endpoint can return (plus 401 and 503
+    always: every endpoint reads the store, which may be busy or unavailable)."""
+    codes = sorted({401, 503, *statuses})
     return {code: {"model": ProblemDetail, "description": _DESCRIPTIONS[code],
                    "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}}
             for code in codes}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
+from eventsourcing import persistence as es
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -118,6 +120,23 @@ def install(app: FastAPI) -> None:
             return problem_response(422, "the body is not valid JSON",
                                     errors=[{"field": "body", "message": "is not valid JSON"}])
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(es.OperationalError)
+    @app.exception_handler(es.InterfaceError)
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.InterfaceError)
+    async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The store is busy or gone: SQLite's write lock held past its timeout by another
+        # writer (a rebuild, an import), the library's pool waiting for its one writer, a
+        # lost PostgreSQL connection or a lock timeout. A timeout wrote nothing (the
+        # transaction rolled back); a connection lost during a commit leaves it unknown,
+        # which a retry with Idempotency-Key or If-Match settles. A 503, never a 500.
+        log.warning("request.store_unavailable", error=type(exc).__name__,
+                    detail=str(exc).splitlines()[0] if str(exc) else "")
+        return problem_response(503, "the store is busy or unavailable; retry shortly (with "
+                                     "the same Idempotency-Key or If-Match, a retry is safe)",
+                                headers={"Retry-After": "2"},
+                                kind="store-unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -56,7 +56,8 @@ class CacheGuard:
     def start(self) -> None:
         """Registers this process and decides once before returning (so that a second server
         never serves a command from its cache), then keeps checking in a thread."""
-        if self.engine.dialect.name not in ("postgresql", "sqlite") or self.cache.maxsize <= 0:
+        # A server with the cache off registers too: the others must see it write.
+        if self.engine.dialect.name not in ("postgresql", "sqlite"):
             return
         if self.engine.dialect.name == "sqlite" and not self.engine.url.database:
             return
@@ -88,7 +89,7 @@ class CacheGuard:
         if holders == 1:
             if alone_since is not None and time.monotonic() - alone_since < self.settle:
                 return holders  # alone only for a moment: stay paused until it lasts
-            if not self.cache.active:
+            if not self.cache.active and self.cache.maxsize > 0:
                 log.info("writers.cache_resumed")
             self.cache.resume()
         else:

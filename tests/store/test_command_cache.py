@@ -182,10 +182,11 @@ from api.writers import CacheGuard
 from domain.access import SYSTEM
 
 configure("json")  # logs on stderr: stdout answers the test
-c = build(Settings(data_dir=Path(sys.argv[1])))
+size = int(sys.argv[2]) if sys.argv[2] else None  # 0: a server with the cache off
+c = build(Settings(data_dir=Path(sys.argv[1]), command_cache_size=size))
 guard = CacheGuard(c.engine, c.ledger.command_cache, interval=3600, settle=0.5)
 guard.start()
-print(guard.check(), c.ledger.command_cache.active, flush=True)
+print("started", c.ledger.command_cache.active, flush=True)  # after start() alone
 for line in sys.stdin:
     w = c.ledger.amend(SYSTEM, datetime.now(timezone.utc), UUID(line.strip()),
                        changes={"title": "Dari server kedua"})
@@ -196,9 +197,12 @@ c.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_two_server_processes_on_one_sqlite_file_pause_their_caches(settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("second_cache", ["", "0"], ids=["cache-on", "cache-off"])
+def test_two_server_processes_on_one_sqlite_file_pause_their_caches(  # type: ignore[no-untyped-def]
+        settings, second_cache) -> None:
     """SQLite has no advisory locks: each server holds a shared lock on a file beside the
-    database, and sees another process holding it too (ADR 0010)."""
+    database, and sees another process holding it too (ADR 0010); a server with its cache
+    turned off registers as well, or the other would go on caching beside its writes."""
     import subprocess
     import sys
     from pathlib import Path
@@ -212,11 +216,12 @@ def test_two_server_processes_on_one_sqlite_file_pause_their_caches(settings) ->
         a = first.ledger
         pid = propose(a)
         a.confirm(SYSTEM, T0, pid)  # cached by this server
-        proc = subprocess.Popen([sys.executable, "-c", SECOND_SERVER, str(settings.data_dir)],
+        proc = subprocess.Popen([sys.executable, "-c", SECOND_SERVER, str(settings.data_dir),
+                                 second_cache],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                 stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
         assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().split() == ["2", "False"]  # it sees us, and waits
+        assert proc.stdout.readline().split() == ["started", "False"]  # it sees us
         assert guard.check() == 2 and not a.command_cache.active  # we see it
         proc.stdin.write(f"{pid}\n")
         proc.stdin.flush()

@@ -1,24 +1,19 @@
-"""Partnership commands run on the event loop on SQLite, but never wait there (ADR 0020).
-
-On SQLite a command skips the threadpool hop while the write lock is free. While another
-connection holds it (a rebuild, an import, the projection runner), the command waits in the
-threadpool instead, so every other request is still answered meanwhile. On PostgreSQL every
-command goes to the threadpool.
-"""
+"""Commands while another writer holds the store: the server keeps answering, nothing is lost,
+and a command that cannot get the store in time is a 503 with Retry-After, never a 500."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from typing import Any
 
 import httpx
 import pytest
+from eventsourcing.persistence import ConnectionUnavailableError, OperationalError
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, events, expect, post, propose, \
-    register_business
+from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, assert_problem, events, expect, post, \
+    propose, register_business
 from tests.conftest import bearer
 
 
@@ -32,36 +27,10 @@ def proposed(client, make_token) -> dict[str, Any]:  # type: ignore[no-untyped-d
             "pid": propose(client, company, LARGE_A, UMKM_A, REGION_A)["id"]}
 
 
-def test_a_command_runs_on_the_loop_on_sqlite_and_in_the_threadpool_on_postgresql(
-        client, container, proposed, backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    threads: list[str] = []
-    confirm = container.ledger.confirm
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return confirm(*args, **kwargs)
-
-    monkeypatch.setattr(container.ledger, "confirm", recording)
-    loop_thread: list[str] = []
-
-    async def on_the_loop() -> None:
-        loop_thread.append(threading.current_thread().name)
-
-    client.portal.call(on_the_loop)  # the thread TestClient runs the app's loop on
-    expect(post(client, proposed["umkm"], proposed["pid"], "confirm",
-                {"effective_date": "2024-01-02"}), 200)
-    assert len(threads) == 1
-    if backend == "sqlite":
-        assert threads == loop_thread
-    else:
-        assert threads != loop_thread
-
-
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_command_meeting_a_held_write_lock_waits_off_the_loop(
+def test_a_command_meeting_a_held_write_lock_waits_and_the_server_answers_meanwhile(
         app, container, proposed) -> None:  # type: ignore[no-untyped-def]
-    path = container.engine.url.database
-    holder = sqlite3.connect(path, isolation_level=None, timeout=10)
+    holder = sqlite3.connect(container.engine.url.database, isolation_level=None, timeout=10)
 
     async def scenario() -> tuple[int, int, bool]:
         transport = httpx.ASGITransport(app=app)
@@ -73,7 +42,7 @@ def test_a_command_meeting_a_held_write_lock_waits_off_the_loop(
                     json={"effective_date": "2024-01-02"}, headers=bearer(proposed["umkm"])))
                 await asyncio.sleep(0.3)
                 waiting = not command.done()
-                # Answered while the command waits for the lock: the loop is free.
+                # Answered while the command waits for the lock: the event loop is free.
                 health = await asyncio.wait_for(ac.get("/v1/health"), timeout=5)
             finally:
                 holder.execute("COMMIT")
@@ -90,3 +59,24 @@ def test_a_command_meeting_a_held_write_lock_waits_off_the_loop(
     with TestClient(app) as client:
         types = [e["type"] for e in events(client, proposed["admin"], proposed["pid"])]
     assert types == ["Partnership.Proposed", "Partnership.Confirmed"]
+
+
+@pytest.mark.parametrize("error", [
+    OperationalError("database is locked"),  # SQLite: the lock held past its timeout
+    ConnectionUnavailableError("Timed out waiting for return of writer"),  # the library's pool
+])
+def test_a_store_that_stays_busy_is_a_503_with_retry_after(
+        client, container, proposed, monkeypatch, error) -> None:  # type: ignore[no-untyped-def]
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(container.ledger, "confirm", busy)
+    r = post(client, proposed["umkm"], proposed["pid"], "confirm", {"effective_date": "2024-01-02"})
+    body = assert_problem(r, 503)
+    assert r.headers["Retry-After"] == "2"
+    assert "retry" in body["detail"]
+    monkeypatch.undo()
+    types = [e["type"] for e in events(client, proposed["admin"], proposed["pid"])]
+    assert types == ["Partnership.Proposed"]
+    expect(post(client, proposed["umkm"], proposed["pid"], "confirm",
+                {"effective_date": "2024-01-02"}), 200)  # and a retry goes through
