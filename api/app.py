@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api import audit, problems
 from api.auth import PrincipalCache
+from api.calls import writer_thread
 from api.limits import UploadLimit
 from api.logs import RequestContext
 from api.routes import (
@@ -67,6 +68,7 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     app.state.container = container
     app.state.clock = clock
     app.state.principals = PrincipalCache()
+    app.state.writer = writer_thread(container.store_kind)  # SQLite: one command thread
     problems.install(app)
     app.add_middleware(UploadLimit, max_bytes=container.settings.max_upload_bytes)
     app.add_middleware(RequestContext)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from api import audit, deps, exports
 from api.auth import principal
+from api.calls import run_command
 from api.logs import command_done
 from api.problems import Problem
 from api.schemas.common import REGION_PATTERN
@@ -51,18 +52,22 @@ def _done(request: Request, response: Response, command: str, w: Written) -> Wri
                               "description": "A repeat of an earlier request with the same "
                                              "Idempotency-Key and body"},
                         **deps.errors(400, 403, 409, 422)})
-def propose(body: PartnershipCreate, request: Request, response: Response,
-            who: Principal = Depends(principal),
-            idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-            ) -> PartnershipWritten:
+async def propose(body: PartnershipCreate, request: Request, response: Response,
+                  who: Principal = Depends(principal),
+                  idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)]
+                  = None,
+                  ) -> PartnershipWritten:
     c = deps.container(request)
-    w = c.ledger.propose_partnership(who, deps.now(request), uuid.uuid4(),
-                                     idempotency_key=idempotency_key, **body.model_dump())
+
+    def command() -> tuple[Written, int]:
+        w = c.ledger.propose_partnership(who, deps.now(request), uuid.uuid4(),
+                                         idempotency_key=idempotency_key, **body.model_dump())
+        return w, (c.event_log.position_of(w.id, 1) if w.repeat else w.position)
+
+    w, position = await run_command(request, command)
     _done(request, response, "partnership.propose", w)
-    position = w.position
     if w.repeat:
         response.status_code = 200
-        position = c.event_log.position_of(w.id, 1)
     return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
                               position=position)
 
@@ -170,15 +175,16 @@ def partnership_events(
 def _transition(command: str, method: str, body_model: type | None):
     """One route per lifecycle command: parse the body, call the use case, answer the state."""
 
-    def handler(pid: str, request: Request, response: Response, body: Any,
-                who: Principal) -> PartnershipWritten:
+    async def handler(pid: str, request: Request, response: Response, body: Any,
+                      who: Principal) -> PartnershipWritten:
         c = deps.container(request)
         kwargs = body.model_dump(exclude_unset=(method == "amend")) if body else {}
         if method == "amend":
             effective = kwargs.pop("effective_date", None)
             kwargs = {"changes": kwargs, "effective_date": effective}
-        w = getattr(c.ledger, method)(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
-                                      expected_version=deps.if_match(request), **kwargs)
+        w = await run_command(request, getattr(c.ledger, method), who, deps.now(request),
+                              deps.parse_uuid(pid, "partnership"),
+                              expected_version=deps.if_match(request), **kwargs)
         _done(request, response, command, w)
         return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
                                   position=w.position)
@@ -188,14 +194,14 @@ def _transition(command: str, method: str, body_model: type | None):
 def _register(path: str, command: str, method: str, body_model: type, summary: str) -> None:
     handler = _transition(command, method, body_model)
 
-    def route(pid: PID, request: Request, response: Response, body: Any = Body(None),
-              who: Principal = Depends(principal)) -> PartnershipWritten:
+    async def route(pid: PID, request: Request, response: Response, body: Any = Body(None),
+                    who: Principal = Depends(principal)) -> PartnershipWritten:
         if body is None:  # no body at all: fine when every field is optional (confirm)
             try:
                 body = body_model()
             except ValidationError as e:
                 raise RequestValidationError(e.errors(include_url=False)) from None
-        return handler(pid, request, response, body, who)
+        return await handler(pid, request, response, body, who)
 
     # The annotation is set here because a local class cannot be resolved from a string.
     route.__annotations__["body"] = body_model | None
@@ -256,14 +262,15 @@ def submit_evidence(
 
 @router.post("/{pid}/evidence/{evidence_id}/review", response_model=PartnershipWritten,
              responses=deps.errors(400, 403, 404, 409, 422))
-def review_evidence(pid: PID, evidence_id: Annotated[str, "evidence id"], body: ReviewBody,
-                    request: Request, response: Response,
-                    who: Principal = Depends(principal)) -> PartnershipWritten:
+async def review_evidence(pid: PID, evidence_id: Annotated[str, "evidence id"],
+                          body: ReviewBody, request: Request, response: Response,
+                          who: Principal = Depends(principal)) -> PartnershipWritten:
     c = deps.container(request)
-    w = c.ledger.review_evidence(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
-                                 evidence_id=evidence_id, decision=body.decision,
-                                 reason=body.reason, effective_date=body.effective_date,
-                                 expected_version=deps.if_match(request))
+    w = await run_command(request, c.ledger.review_evidence, who, deps.now(request),
+                          deps.parse_uuid(pid, "partnership"), evidence_id=evidence_id,
+                          decision=body.decision, reason=body.reason,
+                          effective_date=body.effective_date,
+                          expected_version=deps.if_match(request))
     _done(request, response, "partnership.review_evidence", w)
     return PartnershipWritten(id=str(w.id), status=w.status or "", version=w.version,
                               position=w.position)
@@ -271,13 +278,14 @@ def review_evidence(pid: PID, evidence_id: Annotated[str, "evidence id"], body: 
 
 @router.post("/{pid}/realizations", status_code=201, response_model=RealizationWritten,
              responses=deps.errors(400, 403, 404, 409, 422))
-def report_realization(pid: PID, body: RealizationCreate, request: Request, response: Response,
-                       who: Principal = Depends(principal)) -> RealizationWritten:
+async def report_realization(pid: PID, body: RealizationCreate, request: Request,
+                             response: Response,
+                             who: Principal = Depends(principal)) -> RealizationWritten:
     c = deps.container(request)
     realization_id = str(uuid.uuid4())
-    w = c.ledger.report_realization(who, deps.now(request), deps.parse_uuid(pid, "partnership"),
-                                    realization_id=realization_id,
-                                    expected_version=deps.if_match(request), **body.model_dump())
+    w = await run_command(request, c.ledger.report_realization, who, deps.now(request),
+                          deps.parse_uuid(pid, "partnership"), realization_id=realization_id,
+                          expected_version=deps.if_match(request), **body.model_dump())
     _done(request, response, "partnership.report_realization", w)
     return RealizationWritten(realization_id=realization_id, version=w.version,
                               position=w.position)
