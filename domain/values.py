@@ -100,25 +100,23 @@ def kbli(value: str, field: str = "kbli") -> str:
     return value
 
 
-def region_code_error(value: object) -> str | None:
-    """Why `value` is no Kemendagri code (the message every caller shows), or None if it is one.
-    Only new input is checked: codes in stored events load as they were written."""
-    if isinstance(value, str) and _REGION.fullmatch(value):
+def _region_error(value: object, valid: re.Pattern[str], message: str) -> str | None:
+    if isinstance(value, str) and valid.fullmatch(value):
         return None
-    message = "must be a Kemendagri code such as 32.16 or 32.16.01.2001"
     if isinstance(value, str) and _REGION_SHAPE.fullmatch(value):
         return f"{message} ({NO_ZERO_PART})"
     return message
+
+
+def region_code_error(value: object) -> str | None:
+    """Why `value` is no Kemendagri code (the message every caller shows), or None if it is one.
+    Only new input is checked: codes in stored events load as they were written."""
+    return _region_error(value, _REGION, "must be a Kemendagri code such as 32.16 or 32.16.01.2001")
 
 
 def region_prefix_error(value: object) -> str | None:
     """`region_code_error` for a prefix, where the empty string (national) is allowed too."""
-    if isinstance(value, str) and _REGION_PREFIX.fullmatch(value):
-        return None
-    message = "must be empty or a Kemendagri code such as 32.16"
-    if isinstance(value, str) and _REGION_SHAPE.fullmatch(value):
-        return f"{message} ({NO_ZERO_PART})"
-    return message
+    return _region_error(value, _REGION_PREFIX, "must be empty or a Kemendagri code such as 32.16")
 
 
 def region_code(value: str, field: str = "region_code") -> str:
