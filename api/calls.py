@@ -9,6 +9,7 @@ threadpool, where several overlap their round trips to the server.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -31,4 +32,6 @@ async def run_command(request: Request, fn: Callable[..., T], /, *args: Any, **k
     writer: ThreadPoolExecutor | None = getattr(request.app.state, "writer", None)
     if writer is None:
         return await run_in_threadpool(fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(writer, partial(fn, *args, **kwargs))
+    context = contextvars.copy_context()  # the request id in the logs, as the threadpool does
+    return await asyncio.get_running_loop().run_in_executor(
+        writer, partial(context.run, fn, *args, **kwargs))
