@@ -19,12 +19,10 @@ class EventLog:
         self.kind = kind
         self.recorder = recorder
         table = recorder.events_table_name
-        if kind == "sqlite":
-            self._sql = sa.text(f"SELECT originator_version, rowid FROM {table} "
-                                "WHERE originator_id = :id")
-        else:
-            self._sql = sa.text(f"SELECT originator_version, notification_id FROM {table} "
-                                "WHERE originator_id = :id")
+        seq = "rowid" if kind == "sqlite" else "notification_id"
+        self._sql = sa.text(f"SELECT originator_version, {seq} FROM {table} "
+                            "WHERE originator_id = :id")
+        self._head = sa.text(f"SELECT max({seq}) FROM {table}")
 
     def _key(self, agg_id: UUID) -> Any:
         return agg_id.hex if self.kind == "sqlite" else agg_id
@@ -39,5 +37,9 @@ class EventLog:
         return self.positions(agg_id)[version]
 
     def head(self) -> int:
-        """The position of the last recorded event (0 for an empty log)."""
-        return self.recorder.max_notification_id() or 0
+        """The position of the last recorded event (0 for an empty log), read through the
+        views' engine: the library's pool queues every request, readers included, behind a
+        writer waiting for its one writer connection, and `GET /v1/health` must answer while
+        a command waits for a lock held elsewhere (a rebuild, an import)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(self._head).scalar() or 0)

@@ -253,8 +253,9 @@ class Runtime:
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
 
-    def status(self) -> list[dict[str, Any]]:
-        head = self.head()
+    def status(self, head: int | None = None) -> list[dict[str, Any]]:
+        """Position and lag per view, against `head` (default: the recorder's)."""
+        head = self.head() if head is None else head
         return [{"view": name, "position": pos, "lag": max(head - pos, 0)}
                 for name, pos in self.positions().items()]
 

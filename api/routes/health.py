@@ -18,7 +18,7 @@ def health(request: Request) -> Health:
     c = deps.container(request)
     try:
         position = c.event_log.head()
-        views = c.views.status()
+        views = c.views.status(head=position)
     except Exception:
         raise Problem(503, "the event store does not answer", headers={"Retry-After": "5"}) \
             from None

@@ -80,3 +80,18 @@ def test_a_store_that_stays_busy_is_a_503_with_retry_after(
     assert types == ["Partnership.Proposed"]
     expect(post(client, proposed["umkm"], proposed["pid"], "confirm",
                 {"effective_date": "2024-01-02"}), 200)  # and a retry goes through
+
+
+def test_health_answers_while_the_librarys_pool_keeps_readers_waiting(  # type: ignore[no-untyped-def]
+        client, container, proposed, monkeypatch) -> None:
+    """The library's pool queues readers behind a writer that waits for its one writer
+    connection (a lock held elsewhere): health reads the log's head through the views' engine."""
+    before = expect(client.get("/v1/health"), 200)
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionUnavailableError("Timed out waiting for return of writer")
+
+    monkeypatch.setattr(container.ledger.recorder, "max_notification_id", waiting)
+    after = expect(client.get("/v1/health"), 200)
+    assert after["position"] == before["position"] > 0
+    assert after["projections_lag"] == before["projections_lag"]
