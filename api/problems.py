@@ -6,6 +6,7 @@ below gives each its status.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,6 +63,18 @@ def _kind(exc: Exception) -> str:
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "body"
+
+
+_UNAVAILABLE = re.compile(r"locked|busy|time(d)? ?out|connect|server closed|terminating|"
+                          r"unable to open|canceling statement|disk i/o", re.IGNORECASE)
+
+
+def store_unavailable(exc: Exception) -> bool:
+    """Whether a driver's error means "busy or unreachable" (retry later), not a bug."""
+    if isinstance(exc, (es.InterfaceError, es.ConnectionUnavailableError, sa.exc.InterfaceError)):
+        return True
+    # SQLAlchemy's text carries the statement too: read only the driver's own message
+    return bool(_UNAVAILABLE.search(str(getattr(exc, "orig", None) or exc)))
 
 
 def validation_message(error: Any) -> str:
@@ -125,12 +138,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(es.InterfaceError)
     @app.exception_handler(sa.exc.OperationalError)
     @app.exception_handler(sa.exc.InterfaceError)
-    async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The store is busy or gone: SQLite's write lock held past its timeout by another
         # writer (a rebuild, an import), the library's pool waiting for its one writer, a
         # lost PostgreSQL connection or a lock timeout. A timeout wrote nothing (the
         # transaction rolled back); a connection lost during a commit leaves it unknown,
         # which a retry with Idempotency-Key or If-Match settles. A 503, never a 500.
+        # SQLite also calls a missing table or a syntax error "operational": a bug, a 500.
+        if not store_unavailable(exc):
+            return await _unexpected(request, exc)
         log.warning("request.store_unavailable", error=type(exc).__name__,
                     detail=str(exc).splitlines()[0] if str(exc) else "")
         return problem_response(503, "the store is busy or unavailable; retry shortly (with "

@@ -82,6 +82,18 @@ def test_a_store_that_stays_busy_is_a_503_with_retry_after(
                 {"effective_date": "2024-01-02"}), 200)  # and a retry goes through
 
 
+def test_an_operational_error_that_is_a_bug_stays_a_500(  # type: ignore[no-untyped-def]
+        client, container, proposed, monkeypatch) -> None:
+    """SQLite calls a missing table "operational" too: that is no busy store to retry."""
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("no such table: stored_events")
+
+    monkeypatch.setattr(container.ledger, "confirm", broken)
+    r = post(client, proposed["umkm"], proposed["pid"], "confirm", {"effective_date": "2024-01-02"})
+    assert_problem(r, 500)
+    assert "Retry-After" not in r.headers
+
+
 def test_health_answers_while_the_librarys_pool_keeps_readers_waiting(  # type: ignore[no-untyped-def]
         client, container, proposed, monkeypatch) -> None:
     """The library's pool queues readers behind a writer that waits for its one writer
