@@ -40,6 +40,6 @@ class EventLog:
         """The position of the last recorded event (0 for an empty log), read through the
         views' engine: the library's pool queues every request, readers included, behind a
         writer waiting for its one writer connection, and `GET /v1/health` must answer while
-        a command waits for a lock held elsewhere (a rebuild, an import)."""
+        a command waits for a lock held elsewhere (a rebuild, an import); nor the runner."""
         with self.engine.connect() as conn:
             return int(conn.execute(self._head).scalar() or 0)

@@ -37,6 +37,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from projections.event_log import EventLog
 from projections.tables import metadata, reconcile_indexes, tracking
 
 URGENT = "kemitraan:reader-waits"  # a NOTIFY payload on the event channel (follow mode)
@@ -183,9 +184,12 @@ class Runtime:
 
     def __init__(self, ledger: Any, engine: sa.Engine, view_classes: Sequence[type[View]],
                  store_kind: str = "sqlite", page: int | None = None,
-                 maintenance: Sequence[Callable[[sa.Engine], bool]] = ()) -> None:
+                 maintenance: Sequence[Callable[[sa.Engine], bool]] = (),
+                 log: EventLog | None = None) -> None:
         self.ledger = ledger
         self.engine = engine
+        # the log's head, read through `engine` (see `EventLog.head`)
+        self.log = log or EventLog(engine, engine.dialect.name, ledger.recorder)
         self.store_kind = store_kind
         self.page = page or (self.PAGE_POSTGRESQL if store_kind == "postgresql" else self.PAGE)
         # Work derived from the views (pre-aggregates), done in a thread of its own after each
@@ -251,10 +255,10 @@ class Runtime:
         return min(self.positions(conn).values(), default=0)
 
     def head(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.log.head()
 
     def status(self, head: int | None = None) -> list[dict[str, Any]]:
-        """Position and lag per view, against `head` (default: the recorder's)."""
+        """Position and lag per view, against `head` (default: the log's head now)."""
         head = self.head() if head is None else head
         return [{"view": name, "position": pos, "lag": max(head - pos, 0)}
                 for name, pos in self.positions().items()]
