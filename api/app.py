@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from api import audit, problems
 from api.auth import PrincipalCache
 from api.calls import writer_thread
+from api.command_lane import CommandLane
 from api.limits import UploadLimit
 from api.logs import RequestContext
 from api.routes import (
@@ -41,10 +42,12 @@ def settle_heap() -> None:
 
 
 def create_app(container: Container, clock: Callable[[], datetime] | None = None,
-               run_projections: bool = False) -> FastAPI:
+               run_projections: bool = False, command_lane: bool = True) -> FastAPI:
     """`run_projections`: keep the views caught up in a background thread for the app's
     lifetime (`kemitraan serve`), or with `KEMITRAAN_PROJECTIONS=follow` only wait for another
-    process to fold them. Without it, projection reads catch up synchronously."""
+    process to fold them. Without it, projection reads catch up synchronously.
+    `command_lane`: well-formed partnership commands skip FastAPI's per-request machinery
+    (ADR 0021); off, every request takes the FastAPI routes (tests compare the two)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +85,8 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
     app.mount("/static", web.static, name="static")
     app.include_router(audit_routes.router)
     app.include_router(compliance_routes.router)
+    if command_lane:  # first, so that it is matched before the routers it shortens
+        app.router.routes.insert(0, CommandLane(partnerships.LANE))
     _document_problem_schema(app)
     return app
 

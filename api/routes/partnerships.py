@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from api import audit, deps, exports
 from api.auth import principal
 from api.calls import run_command
+from api.command_lane import Command
 from api.logs import command_done
 from api.problems import Problem
 from api.schemas.common import REGION_PATTERN
@@ -57,6 +58,12 @@ async def propose(body: PartnershipCreate, request: Request, response: Response,
                   idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)]
                   = None,
                   ) -> PartnershipWritten:
+    return await _propose(request, response, body, who, idempotency_key)
+
+
+async def _propose(request: Request, response: Response, body: PartnershipCreate,
+                   who: Principal, idempotency_key: str | None) -> PartnershipWritten:
+    """The route's work, shared with the command lane (api/command_lane.py)."""
     c = deps.container(request)
 
     def command() -> tuple[Written, int]:
@@ -175,7 +182,7 @@ def partnership_events(
 def _transition(command: str, method: str, body_model: type | None):
     """One route per lifecycle command: parse the body, call the use case, answer the state."""
 
-    async def handler(pid: str, request: Request, response: Response, body: Any,
+    async def handler(request: Request, response: Response, pid: str, body: Any,
                       who: Principal) -> PartnershipWritten:
         c = deps.container(request)
         kwargs = body.model_dump(exclude_unset=(method == "amend")) if body else {}
@@ -201,7 +208,7 @@ def _register(path: str, command: str, method: str, body_model: type, summary: s
                 body = body_model()
             except ValidationError as e:
                 raise RequestValidationError(e.errors(include_url=False)) from None
-        return await handler(pid, request, response, body, who)
+        return await handler(request, response, pid, body, who)
 
     # The annotation is set here because a local class cannot be resolved from a string.
     route.__annotations__["body"] = body_model | None
@@ -209,8 +216,14 @@ def _register(path: str, command: str, method: str, body_model: type, summary: s
     router.add_api_route(f"/{{pid}}/{path}", route, methods=["POST"], summary=summary,
                          response_model=PartnershipWritten,
                          responses=deps.errors(400, 403, 404, 409, 422))
+    LANE[path] = Command(body_model, handler)
 
 
+# The commands the lane takes when they are plainly well formed (ADR 0021), by path segment.
+LANE: dict[str, Command] = {"": Command(
+    PartnershipCreate, status=201, idempotency_key=True,
+    handler=lambda request, response, _pid, body, who: _propose(
+        request, response, body, who, request.headers.get("idempotency-key")))}
 _register("confirm", "partnership.confirm", "confirm", ConfirmBody,
           "The UMKM party confirms the partnership is real")
 _register("decline", "partnership.decline", "decline", ReasonBody,
