@@ -65,6 +65,8 @@ def create_app(container: Container, clock: Callable[[], datetime] | None = None
             audit.stop_signer(container)
             container.views.stop()
             guard.stop()
+            if app.state.writer is not None:
+                app.state.writer.stop()
 
     app = FastAPI(title="Kemitraan Ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
