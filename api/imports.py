@@ -263,6 +263,11 @@ def _cell(column: str, raw: Any) -> Any:
         return _rupiah(raw)
     if column in NIB_COLUMNS:
         return _integral_text(raw)
+    if column == "location_region_code" and isinstance(raw, (int, float)):
+        # A number cell keeps no trailing zeros: 32.10 reads as 32.1 and 32.00 as 32 (which
+        # would be accepted as the province). The template formats the column as text.
+        raise ValueError("must be a text cell, not a number: a number cell drops zeros "
+                         "(32.10 reads as 32.1); format the column as Text and type 32.10")
     if isinstance(raw, (datetime, date)):
         raise ValueError("must be text, not a date")
     return _integral_text(raw) if isinstance(raw, (int, float)) else str(raw).strip()

@@ -103,6 +103,22 @@ def test_a_row_located_in_a_region_code_with_a_part_of_zeros_is_rejected(
     assert [p["location_region_code"] for p in listed["items"]] == ["32.16.01"]
 
 
+def test_a_region_code_in_a_number_cell_is_rejected_not_read_without_its_zeros(
+        client: Any, world: dict[str, str]) -> None:
+    """Excel keeps 32.10 typed into a number cell as 32.1, and 32.00 as 32: the province."""
+    good = [row("N-ok")[c] for c in HEADER]
+    at = HEADER.index("location_region_code")
+    rows = [good] + [[*good[:at], number, *good[at + 1:]] for number in (32.1, 32.0, 32)]
+    for k, r in enumerate(rows[1:], start=1):
+        r[0] = f"N-{k}"
+    body = expect(send(client, world["company"], xlsx_file(rows), name="kemitraan.xlsx",
+                       media=XLSX), 200)
+    assert (body["rows"], body["accepted"]) == (4, 1)
+    assert [r["row"] for r in body["rejected"]] == [3, 4, 5]
+    assert all(r["errors"][0]["column"] == "location_region_code"
+               and "text cell" in r["errors"][0]["message"] for r in body["rejected"])
+
+
 def test_importing_the_same_file_twice_creates_nothing_new(client: Any,
                                                            world: dict[str, str]) -> None:
     content = csv_file([row("PKS-1"), row("PKS-2")])
