@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import (
+    EventStore, InfrastructureFactory, IntegrityError, JSONTranscoder,
+)
+from eventsourcing.utils import Environment
 
 from domain import transcodings
 from domain.base import project
@@ -39,6 +42,32 @@ class Written:
 
 
 
+class Reads:
+    """The event store for answering reads, through a connection pool of its own (ADR 0022).
+
+    The library's pool hands out connections in the order they were asked for, and a writer
+    waits there for its one writer connection: while a command waits for the store's write
+    lock (held by a rebuild or an import in another process), every later request of the
+    process, readers included, waited behind it. Reads (a partnership, its history, time
+    travel, a business, a rule pack, a token check, the views' pages of the log) take their
+    connections here instead."""
+
+    def __init__(self, app: Application) -> None:
+        env = Environment(app.env.name, {**app.env, "CREATE_TABLE": "false"})  # no DDL here
+        self.factory = InfrastructureFactory.construct(env)
+        self.recorder = self.factory.application_recorder()  # the views read the log here too
+        self.events: EventStore[Any] = self.factory.event_store(mapper=app.mapper,
+                                                               recorder=self.recorder)
+        snapshots = (self.factory.event_store(
+            mapper=app.mapper, recorder=self.factory.aggregate_recorder("snapshots"))
+            if app.snapshots is not None else None)
+        self.repository: Repository[Any] = Repository(event_store=self.events,
+                                                      snapshot_store=snapshots)
+
+    def close(self) -> None:
+        self.factory.close()
+
+
 class LedgerBase(Application):
     # Partnerships and businesses can grow long (evidence, realizations, facts); tokens cannot.
     snapshotting_intervals = {Partnership: 50, Business: 50}
@@ -50,6 +79,21 @@ class LedgerBase(Application):
         self._taken = threading.local()  # the aggregate `_take` handed out from the cache
         # Called with no argument after every save (e.g. to wake the projection runner).
         self.after_save: list[Callable[[], None]] = []
+        self._reads: Reads | None = None  # opened on the first read
+        self._reads_lock = threading.Lock()
+
+    @property
+    def reads(self) -> Reads:
+        if self._reads is None:
+            with self._reads_lock:
+                if self._reads is None:
+                    self._reads = Reads(self)
+        return self._reads
+
+    def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
+        super().close()
 
     def _notify(self, recordings: list[Any]) -> None:
         for listener in self.after_save:
@@ -61,16 +105,20 @@ class LedgerBase(Application):
 
     # ---- infrastructure helpers --------------------------------------------------------------
 
-    def _load(self, cls: type[A], agg_id: UUID, version: int | None = None) -> A | None:
+    def _load(self, cls: type[A], agg_id: UUID, version: int | None = None, *,
+              reading: bool = False) -> A | None:
         """Most streams are short: read them whole in one query. Only a stream that turns out
-        to reach the snapshot interval is read again through the snapshot-aware repository."""
+        to reach the snapshot interval is read again through the snapshot-aware repository.
+        `reading`: for an answer, not a command: through the readers' own pool (`Reads`)."""
+        events, repository = ((self.reads.events, self.reads.repository) if reading
+                              else (self.events, self.repository))
         interval = self.snapshotting_intervals.get(cls)
-        head = list(self.events.get(agg_id, lte=version, limit=interval))
+        head = list(events.get(agg_id, lte=version, limit=interval))
         if interval is None or len(head) < interval:
             agg = project(None, head)
         else:
             try:
-                agg = self.repository.get(agg_id, version=version, projector_func=project)
+                agg = repository.get(agg_id, version=version, projector_func=project)
             except AggregateNotFoundError:
                 return None
         return agg if isinstance(agg, cls) else None
@@ -88,9 +136,10 @@ class LedgerBase(Application):
                        status=getattr(agg, "status", None))
 
     def _as_of(self, cls: type[A], agg_id: UUID, as_of: datetime) -> A | None:
-        """The state as recorded at `as_of`: replay the stream, stop at the first later event."""
+        """The state as recorded at `as_of`: replay the stream, stop at the first later event
+        (a read: through the readers' pool)."""
         def until() -> Iterator[Any]:
-            for e in self.events.get(agg_id):
+            for e in self.reads.events.get(agg_id):
                 if e.timestamp > as_of:
                     return
                 yield e

@@ -303,7 +303,7 @@ class Runtime:
         # unless one of them reads every record.
         whole = len(views) == len(self.views) or any(v.records for v in views)
         topics = () if whole else self._topics(views)
-        page = self.ledger.recorder.select_notifications(
+        page = self.ledger.reads.recorder.select_notifications(  # not behind waiting writers
             start=start, limit=self.page, stop=head, topics=topics, inclusive_of_start=False)
         # A short page means the log up to `head` is exhausted: every event in between was of
         # topics no view reads, so the positions move to `head` (lag then really reaches 0).

@@ -41,7 +41,8 @@ class BusinessUseCases(LedgerBase):
         """The business now, or as recorded at `as_of` (its scale history, facts and
         affiliations as known then: what an auditor asks of a past report)."""
         bid = business_id(v.nib(nib))
-        b = self._load(Business, bid) if as_of is None else self._as_of(Business, bid, utc(as_of))
+        b = (self._load(Business, bid, reading=True) if as_of is None
+             else self._as_of(Business, bid, utc(as_of)))
         if b is None:
             raise NotFound(f"business {nib} not found" + (" at that time" if as_of else ""))
         check_read_business(by, b.nib, b.region_code)

@@ -128,7 +128,7 @@ class PartnershipUseCases(LedgerBase):
         if as_of is not None:
             p = self._partnership_as_of(pid, utc(as_of))
         else:
-            p = self._load(Partnership, pid, version=version)
+            p = self._load(Partnership, pid, version=version, reading=True)
         if p is None or not self._may_read(by, p):
             raise NotFound(f"partnership {pid} not found" + (" at that time" if as_of else ""))
         if version is not None and p.version != version:
@@ -140,7 +140,7 @@ class PartnershipUseCases(LedgerBase):
 
     def partnership_events(self, by: Principal, pid: UUID) -> list[Any]:
         self.get_partnership(by, pid)  # scope check
-        return list(self.events.get(pid))
+        return list(self.reads.events.get(pid))
 
     def _may_read(self, by: Principal, p: Partnership) -> bool:
         return may_read_partnership(by, large_nib=p.large_nib, umkm_nib=p.umkm_nib,

@@ -66,7 +66,7 @@ class RegulationUseCases(LedgerBase):
         return self._save(r)
 
     def get_regulation(self, by: Principal, pack_id: str, version: int | None = None) -> Regulation:
-        r = self._load(Regulation, regulation_id(pack_id), version=version)
+        r = self._load(Regulation, regulation_id(pack_id), version=version, reading=True)
         if r is None:
             raise NotFound(f"regulation {pack_id} not found")
         self._may_read_regulation(by, r)

@@ -69,7 +69,7 @@ class TokenUseCases(LedgerBase):
 
     def authenticate(self, secret_sha256_hex: str) -> Principal | None:
         """The principal of a live token, or None for an unknown or revoked one."""
-        token = self._load(AccessToken, token_id(secret_sha256_hex))
+        token = self._load(AccessToken, token_id(secret_sha256_hex), reading=True)
         if token is None or token.revoked_at is not None:
             return None
         return Principal(id=str(token.id), role=Role(token.role), name=token.name,

@@ -107,3 +107,81 @@ def test_health_answers_while_the_librarys_pool_keeps_readers_waiting(  # type: 
     after = expect(client.get("/v1/health"), 200)
     assert after["position"] == before["position"] > 0
     assert after["projections_lag"] == before["projections_lag"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_reads_answer_while_writers_queue_for_a_held_write_lock(  # type: ignore[no-untyped-def]
+        app, container, proposed, make_token) -> None:
+    """A command waits for the lock (holding the library pool's one writer connection) and a
+    registration waits for that connection: reads of the event store (a partnership, time
+    travel, its history, a business, a token seen for the first time) still answer, through
+    the readers' own pool (ADR 0022). As `kemitraan serve` runs: the views folded by the
+    runner in the background (without it, a read folds them first, which needs the lock)."""
+    holder = sqlite3.connect(container.engine.url.database, isolation_level=None, timeout=10)
+    dinas = make_token("dinas", region=REGION_A)  # not yet in the principal cache
+    pid, company = proposed["pid"], proposed["company"]
+    container.views.start()
+
+    async def scenario() -> tuple[list[int], float, list[int]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as ac:
+            holder.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
+            try:
+                writes = [asyncio.create_task(ac.post(
+                    f"/v1/partnerships/{pid}/confirm", json={"effective_date": "2024-01-02"},
+                    headers=bearer(proposed["umkm"]))), asyncio.create_task(ac.post(
+                        "/v1/businesses", headers=bearer(proposed["admin"]), json={
+                            "nib": "3216010000099", "name": "Usaha antre", "scale": "mikro",
+                            "region_code": REGION_A + ".01", "kbli": ["47111"]}))]
+                await asyncio.sleep(0.5)
+                assert not any(w.done() for w in writes)  # both wait behind the lock
+                started = asyncio.get_running_loop().time()
+                reads = [await asyncio.wait_for(ac.get(path, headers=bearer(who)), timeout=8)
+                         for path, who in [
+                             (f"/v1/partnerships/{pid}", company),
+                             (f"/v1/partnerships/{pid}?version=1", company),
+                             (f"/v1/partnerships/{pid}?as_of=2030-01-01T00:00:00Z", company),
+                             (f"/v1/partnerships/{pid}/events", company),
+                             (f"/v1/businesses/{LARGE_A}", dinas)]]
+                took = asyncio.get_running_loop().time() - started
+            finally:
+                holder.execute("COMMIT")
+            done = [await asyncio.wait_for(w, timeout=15) for w in writes]
+            return [r.status_code for r in reads], took, [d.status_code for d in done]
+
+    try:
+        statuses, took, written = asyncio.run(scenario())
+    finally:
+        holder.close()
+        container.views.stop()
+    assert statuses == [200] * 5
+    assert took < 3, f"reads waited {took:.1f} s behind the writers"
+    assert written == [200, 201]
+
+
+
+def test_reads_never_take_a_connection_from_the_commands_pool(  # type: ignore[no-untyped-def]
+        client, container, proposed, make_token, monkeypatch) -> None:
+    """On both stores: every read of the event store goes through the readers' own pool (ADR
+    0022); commands read their streams through theirs."""
+    dinas = make_token("dinas", region=REGION_A)
+    recorder = container.ledger.recorder
+    calls: list[str] = []
+    for name in ("select_events", "select_notifications"):
+        def recording(*args: Any, __name: str = name, __original: Any = getattr(recorder, name),
+                      **kwargs: Any) -> Any:
+            calls.append(__name)
+            return __original(*args, **kwargs)
+        monkeypatch.setattr(recorder, name, recording)
+    pid, company = proposed["pid"], proposed["company"]
+    for path, who in [(f"/v1/partnerships/{pid}", company),
+                      (f"/v1/partnerships/{pid}?version=1", company),
+                      (f"/v1/partnerships/{pid}?as_of=2030-01-01T00:00:00Z", company),
+                      (f"/v1/partnerships/{pid}/events", company),
+                      (f"/v1/businesses/{LARGE_A}", dinas),  # dinas: a token check too
+                      ("/v1/partnerships", dinas)]:  # the views catch up from the log
+        expect(client.get(path, headers=bearer(who)), 200)
+    assert calls == []
+    container.ledger.command_cache.clear()
+    expect(post(client, proposed["umkm"], pid, "confirm", {"effective_date": "2024-01-02"}), 200)
+    assert "select_events" in calls
