@@ -70,7 +70,8 @@ class CommandLane(BaseRoute):
         if (scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string")
                 or scope.get(DECLINED)):
             return Match.NONE, {}
-        m = _PATH.match(scope["path"])
+        path, root = scope["path"], scope.get("root_path", "")
+        m = _PATH.match(path[len(root):] if root and path.startswith(root) else path)
         if m is None or (m[2] or "") not in self.commands:
             return Match.NONE, {}
         return Match.FULL, {"kemitraan.command": (m[1], m[2] or "")}

@@ -272,3 +272,16 @@ def test_the_lane_knows_every_parameter_of_the_routes_it_shortens() -> None:
                         "cookie": [], "body": ["body"], "depends": [principal]}, name
         assert d.body_params[0].field_info.annotation in (command.body_model,
                                                           command.body_model | None), name
+
+
+def test_behind_a_root_path_the_lane_still_takes_commands(  # type: ignore[no-untyped-def]
+        client, app, parties) -> None:
+    """Served under a prefix (uvicorn --root-path /kemitraan puts it in front of the path):
+    the lane matches the route's path, without the prefix, as the routes do."""
+    company = parties["company"]
+    pid = propose(client, company, LARGE_A, UMKM_A, REGION_A)["id"]
+    with TestClient(app, root_path="/kemitraan", raise_server_exceptions=False) as prefixed:
+        r = prefixed.post(f"/kemitraan/v1/partnerships/{pid}/amend", json={"value_idr": 5},
+                          headers=bearer(company))
+    assert expect(r, 200)["version"] == 2
+    assert lane_of(app).taken == 1
