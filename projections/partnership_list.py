@@ -12,7 +12,8 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
 from projections.runtime import View
-from projections.tables import partnership_list, region_within, write_rows
+from projections import tables
+from projections.tables import partnership_list, write_rows
 
 _STATUS_BY_EVENT = {
     Partnership.Confirmed: "active", Partnership.Declined: "declined",
@@ -74,25 +75,13 @@ class PartnershipListView(View):
 
 
 def touches_region(prefix: str) -> sa.ColumnElement[bool]:
-    if prefix == "":
-        return sa.true()
-    t = partnership_list
-    return sa.or_(*(region_within(c, prefix) for c in
-                    (t.c.large_region_code, t.c.umkm_region_code, t.c.location_region_code)))
+    return tables.touches_region(partnership_list, prefix)
 
 
 def in_scope(scope: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     """The conditions on `partnership_list` rows for a caller's scope
     (`domain.access.partnership_scope_filter`): what every read of the view applies."""
-    t = partnership_list
-    where = []
-    if "touches_region" in scope:
-        where.append(touches_region(scope["touches_region"]))
-    if "large_nibs" in scope:
-        where.append(t.c.large_nib.in_(scope["large_nibs"]))
-    if "umkm_nibs" in scope:
-        where.append(t.c.umkm_nib.in_(scope["umkm_nibs"]))
-    return where
+    return tables.scope_conditions(scope, partnership_list)
 
 
 def query(conn: sa.Connection, *, scope: dict[str, Any], today: date, limit: int,

@@ -30,6 +30,7 @@ from domain.reality import (
 )
 from domain.values import KNOWN_PROGRAMS, Pola
 from projections.runtime import View
+from projections import tables
 from projections.tables import chunks, insert_rows, metadata, update_rows
 
 # Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
@@ -587,33 +588,19 @@ _SEGMENT_ENDS = (2, 5, 8, 13)  # lengths of a province, kabupaten, kecamatan and
 
 
 def in_region(column: Any, prefix: str) -> sa.ColumnElement[bool]:
-    """Whole-segment prefix match (as `partnership_list.touches_region`), as a range so that an
+    """Whole-segment prefix match (as `tables.region_within`), as a range so that an
     index on the code serves it: `32.16` matches `32.16` and `32.16.01`, never `32.160`."""
     return sa.or_(column == prefix, sa.and_(column >= prefix + ".", column < prefix + "/"))
 
 
 def touches_region(prefix: str) -> sa.ColumnElement[bool]:
-    if prefix == "":
-        return sa.true()
-    return sa.or_(*(in_region(c, prefix) for c in (
-        facts.c.large_region_code, facts.c.umkm_region_code, facts.c.location_region_code)))
+    return tables.touches_region(facts, prefix, in_region)
 
 
 def region_key_length(prefix: str) -> int:
     """Group by region: the location code cut to one segment below the prefix."""
     depth = 0 if prefix == "" else prefix.count(".") + 1
     return _SEGMENT_ENDS[min(depth, len(_SEGMENT_ENDS) - 1)]
-
-
-def _scope_clause(scope: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
-    clauses = []
-    if "touches_region" in scope and scope["touches_region"] is not None:
-        clauses.append(touches_region(scope["touches_region"]))
-    if "large_nibs" in scope:
-        clauses.append(facts.c.large_nib.in_(scope["large_nibs"]))
-    if "umkm_nibs" in scope:
-        clauses.append(facts.c.umkm_nib.in_(scope["umkm_nibs"]))
-    return clauses
 
 
 def real_in_period(date_from: date, date_to: date) -> sa.ColumnElement[bool]:
@@ -652,7 +639,7 @@ def funnel(conn: sa.Connection, *, region: str | None, date_from: date, date_to:
         sa.case((is_real, 1), else_=0).label("r"))
         .where(sa.not_(p.c.withdrawn), p.c.term_start <= date_to,
                sa.or_(p.c.term_end.is_(None), p.c.term_end >= date_from),
-               *([touches_region(prefix)] if prefix else []), *_scope_clause(scope or {}))
+               *([touches_region(prefix)] if prefix else []), *tables.scope_conditions(scope or {}, facts, in_region))
         .offset(0).subquery("rows_in"))
     i = rows_in.c
     # The realized value only matters for the real rows (real implies documented): the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +27,38 @@ def region_within(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElemen
     if prefix == "":
         return sa.true()
     return sa.or_(column == prefix, column.like(prefix + ".%"))
+
+
+PARTY_REGIONS = ("large_region_code", "umkm_region_code", "location_region_code")
+
+
+def touches_region(table: sa.Table, prefix: str,
+                   within: Callable[[Any, str], sa.ColumnElement[bool]] = region_within,
+                   ) -> sa.ColumnElement[bool]:
+    """A partnership row touches a region when either party or its location lies in it
+    (`domain.access.may_read_partnership`); the empty prefix (national) matches every row.
+    `within`: how a column matches a prefix (`real_partnerships.in_region` is index-friendly)."""
+    if prefix == "":
+        return sa.true()
+    return sa.or_(*(within(table.c[name], prefix) for name in PARTY_REGIONS))
+
+
+def scope_conditions(scope: Mapping[str, Any], table: sa.Table,
+                     within: Callable[[Any, str], sa.ColumnElement[bool]] = region_within,
+                     ) -> list[sa.ColumnElement[bool]]:
+    """The conditions on a view's partnership rows (columns `large_nib`, `umkm_nib` and
+    PARTY_REGIONS) for a caller's scope, `domain.access.partnership_scope_filter`: the one
+    rule every view read applies. A dinas or auditor without a region reads nothing, as in
+    `Principal.in_region` (the empty region is national)."""
+    where = []
+    if "touches_region" in scope:
+        prefix = scope["touches_region"]
+        where.append(sa.false() if prefix is None else touches_region(table, prefix, within))
+    if "large_nibs" in scope:
+        where.append(table.c.large_nib.in_(scope["large_nibs"]))
+    if "umkm_nibs" in scope:
+        where.append(table.c.umkm_nib.in_(scope["umkm_nibs"]))
+    return where
 
 
 def reconcile_indexes(conn: sa.Connection, tables: Sequence[sa.Table]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta, timezone
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -136,6 +136,25 @@ def test_the_region_prefix_matches_any_party_or_the_location_on_whole_segments(
     assert {k: g["real"] for k, g in provinces.items()} == {"32": 1, "33": 2}
     scoped = world.funnel(scope={"touches_region": "32.16"})[1]
     assert scoped["real"] == 2
+
+
+@pytest.mark.parametrize("scope, expected", [
+    ({}, 3), ({"touches_region": ""}, 3), ({"touches_region": "32.16"}, 2),
+    ({"touches_region": "33.17.02"}, 1), ({"touches_region": None}, 0),  # no region: nothing
+    ({"large_nibs": [L2]}, 1), ({"umkm_nibs": [U3]}, 2), ({"umkm_nibs": []}, 0)])
+def test_the_list_and_the_funnel_apply_one_scope_rule(world: World, scope, expected) -> None:  # type: ignore[no-untyped-def]
+    """`domain.access.partnership_scope_filter`, as the list and the statistics read it: the
+    same partnerships in both, and a dinas or auditor without a region sees none of them (as
+    `Principal.in_region` decides for a single partnership)."""
+    from projections import partnership_list
+
+    real = {world.real(L1, U1, location="32.16.01"), world.real(L2, U3, location="33.17.01"),
+            world.real(L1, U3, location="33.17.02")}
+    assert world.funnel(scope=scope)[1]["real"] == expected
+    with world.c.engine.connect() as conn:
+        rows, _ = partnership_list.query(conn, scope=scope, today=D("2024-06-01"), limit=10)
+    listed = {UUID(str(r.id)) for r in rows}
+    assert len(listed) == expected and listed <= real
 
 
 def test_a_term_outside_the_period_is_not_reported_and_realizations_count_in_theirs(
