@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    EventStore, InfrastructureFactory, IntegrityError, JSONTranscoder,
+    ApplicationRecorder, EventStore, InfrastructureFactory, IntegrityError, JSONTranscoder,
 )
 from eventsourcing.utils import Environment
 
@@ -53,19 +53,33 @@ class Reads:
     connections here instead."""
 
     def __init__(self, app: Application) -> None:
+        self.factory: InfrastructureFactory[Any] | None = None
+        self.recorder: ApplicationRecorder
+        self.events: EventStore[Any]
+        self.repository: Repository[Any]
+        if _in_memory(app):  # a second factory would open a second, empty store
+            self.recorder, self.events, self.repository = app.recorder, app.events, app.repository
+            return
         env = Environment(app.env.name, {**app.env, "CREATE_TABLE": "false"})  # no DDL here
         self.factory = InfrastructureFactory.construct(env)
         self.recorder = self.factory.application_recorder()  # the views read the log here too
-        self.events: EventStore[Any] = self.factory.event_store(mapper=app.mapper,
-                                                               recorder=self.recorder)
+        self.events = self.factory.event_store(mapper=app.mapper, recorder=self.recorder)
         snapshots = (self.factory.event_store(
             mapper=app.mapper, recorder=self.factory.aggregate_recorder("snapshots"))
             if app.snapshots is not None else None)
-        self.repository: Repository[Any] = Repository(event_store=self.events,
-                                                      snapshot_store=snapshots)
+        self.repository = Repository(event_store=self.events, snapshot_store=snapshots)
 
     def close(self) -> None:
-        self.factory.close()
+        if self.factory is not None:
+            self.factory.close()
+
+
+def _in_memory(app: Application) -> bool:
+    """A store that lives in this process's memory: the library's POPO recorders, or SQLite's
+    `:memory:` (tests; the service always has a file or a server)."""
+    name = app.env.get("SQLITE_DBNAME") or ""
+    return (type(app.factory).__module__ == "eventsourcing.popo"
+            or name == ":memory:" or "mode=memory" in name)
 
 
 class LedgerBase(Application):

@@ -1,0 +1,42 @@
+"""Reads go through a store of their own (ADR 0022) — except where the store lives in the
+process's memory, which a second factory would not share: there they read the ledger's own."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from domain.access import SYSTEM
+from domain.application import Ledger
+
+NOW = datetime(2024, 3, 1, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("env", [{"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                                 {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                  "SQLITE_DBNAME": ":memory:"}])
+def test_an_in_memory_ledger_reads_what_it_wrote(env: dict[str, str]) -> None:
+    ledger = Ledger(env=env)
+    try:
+        ledger.register_business(SYSTEM, NOW, nib="3216000000001", name="PT Contoh",
+                                 scale="besar", region_code="32.16", kbli=["47111"],
+                                 effective_date=date(2020, 1, 1))
+        assert ledger.get_business(SYSTEM, "3216000000001").name == "PT Contoh"
+        assert ledger.reads.events is ledger.events
+    finally:
+        ledger.close()
+
+
+def test_a_ledger_in_a_file_reads_through_a_pool_of_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "ledger.db")})
+    try:
+        ledger.register_business(SYSTEM, NOW, nib="3216000000001", name="PT Contoh",
+                                 scale="besar", region_code="32.16", kbli=["47111"],
+                                 effective_date=date(2020, 1, 1))
+        assert ledger.get_business(SYSTEM, "3216000000001").name == "PT Contoh"
+        assert ledger.reads.recorder is not ledger.recorder
+        assert ledger.reads.recorder.datastore is not ledger.recorder.datastore
+    finally:
+        ledger.close()
