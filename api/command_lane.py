@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 
 from api.auth import PrincipalCache, secret_hash
@@ -92,7 +93,10 @@ class CommandLane(BaseRoute):
         if (not length.isdigit() or int(length) > MAX_BODY
                 or headers.get("content-type", "").lower() not in _JSON_TYPES):
             return None
-        return await request.body()
+        try:
+            return await request.body()
+        except ClientDisconnect:  # gone mid-body: the route meets the same end of the stream
+            return None
 
     async def _take(self, request: Request, pid: str | None, command: Command, raw: bytes,
                     send: Any) -> bool:
@@ -103,8 +107,8 @@ class CommandLane(BaseRoute):
         try:
             data = json.loads(raw)
             body = command.body_model.model_validate(data)
-        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError too
-            body = None
+        except (ValueError, ValidationError, RecursionError):  # JSONDecodeError,
+            body = None  # UnicodeDecodeError; nesting deeper than json.loads goes: the route's 422
         if body is None:
             return False
         self.taken += 1

@@ -28,6 +28,7 @@ from tests.api.helpers import (
 )
 from tests.conftest import Clock, bearer
 
+DEEP = b'{"note": ' + b"[" * 3000 + b"]" * 3000 + b"}"  # deeper than json.loads goes
 TRANSITIONS = ("confirm", "decline", "withdraw", "suspend", "resume", "terminate", "amend")
 
 
@@ -210,7 +211,8 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
             body = draw(json_values)
     content = draw(st.sampled_from(["json"] * 5 + ["raw"]))
     content = (json.dumps(body).encode() if content == "json" else
-               draw(st.sampled_from([b"", b"{", b"null", b"\xff{}", b'{"a": NaN}', b"[]"])))
+               draw(st.sampled_from([b"", b"{", b"null", b"\xff{}", b'{"a": NaN}', b"[]",
+                                     DEEP])))
     who = draw(st.sampled_from(["company"] * 4 + ["umkm"] * 3 + ["auditor", "other", "admin",
                                                                  "unknown", "none"]))
     headers: dict[str, str] = {}
@@ -285,3 +287,43 @@ def test_behind_a_root_path_the_lane_still_takes_commands(  # type: ignore[no-un
                           headers=bearer(company))
     assert expect(r, 200)["version"] == 2
     assert lane_of(app).taken == 1
+
+
+def test_a_body_nested_too_deep_is_the_routes_422(client, app, parties) -> None:  # type: ignore[no-untyped-def]
+    company = parties["company"]
+    pid = propose(client, company, LARGE_A, UMKM_A, REGION_A)["id"]
+    r = client.post(f"/v1/partnerships/{pid}/amend", content=DEEP,
+                    headers={**bearer(company), "Content-Type": "application/json"})
+    assert_problem(r, 422)
+    assert r.headers["X-Request-ID"]
+    assert lane_of(app).taken == 0  # declined
+
+
+def test_a_client_gone_mid_body_ends_as_on_the_routes(app, parties) -> None:  # type: ignore[no-untyped-def]
+    """The lane reads the body before anything else: a client that leaves half-way is not an
+    error of the app (it was a ClientDisconnect traceback at error level)."""
+    import asyncio
+
+    async def call() -> list[dict[str, Any]]:
+        messages = iter([{"type": "http.request", "body": b'{"val', "more_body": True},
+                         {"type": "http.disconnect"}])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages, {"type": "http.disconnect"})
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                   "method": "POST", "scheme": "http", "path": f"/v1/partnerships/{uuid.uuid4()}/amend",
+                   "raw_path": b"/", "query_string": b"", "root_path": "",
+                   "client": ("127.0.0.1", 1), "server": ("test", 80), "state": {},
+                   "headers": [(b"host", b"test"), (b"content-type", b"application/json"),
+                               (b"content-length", b"100"),
+                               (b"authorization", f"Bearer {parties['company']}".encode())]},
+                  receive, send)
+        return sent
+
+    sent = asyncio.run(call())  # raised ClientDisconnect out of the app before
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [422]  # routes: same
