@@ -42,6 +42,8 @@ class PrincipalCache:
         self.seconds, self.max_entries = seconds, max_entries
         self._entries: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
+        self.revocations = 0  # counts `forget`: what a reader compares before it `put`s
+
 
     def get(self, key: str) -> Principal | None:
         entry = self._entries.get(key)
@@ -49,14 +51,19 @@ class PrincipalCache:
             return None
         return entry[0]
 
-    def put(self, key: str, who: Principal) -> None:
+    def put(self, key: str, who: Principal, revocations: int) -> None:
+        """Keep what was read while `revocations` was the count: not if a token was revoked
+        meanwhile (the read may predate it, and would outlive the revocation here)."""
         with self._lock:
+            if revocations != self.revocations:
+                return
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[key] = (who, time.monotonic() + self.seconds)
 
     def forget(self, token_id: str) -> None:
         with self._lock:
+            self.revocations += 1
             self._entries = {k: v for k, v in self._entries.items() if v[0].id != token_id}
 
 
@@ -70,10 +77,11 @@ async def principal(request: Request,
     if who is None:
         # The store is synchronous: read it in the threadpool, never on the event loop.
         ledger = request.app.state.container.ledger
+        revocations = cache.revocations
         who = await run_in_threadpool(ledger.authenticate, key)
         if who is None:
             raise Problem(401, "unknown or revoked token", headers=_CHALLENGE)
-        cache.put(key, who)
+        cache.put(key, who, revocations)
     request.state.principal = who
     if who.role is Role.AUDITOR and request.method not in _READS:
         # Decided here, before the body or the path is validated: an auditor posting anything

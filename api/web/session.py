@@ -65,10 +65,11 @@ def authenticate(request: Request, secret: str | None) -> Principal | None:
     cache: PrincipalCache = request.app.state.principals
     who = cache.get(key)
     if who is None:
+        revocations = cache.revocations
         who = request.app.state.container.ledger.authenticate(key)
         if who is None:
             return None
-        cache.put(key, who)
+        cache.put(key, who, revocations)
     return who
 
 

@@ -70,3 +70,30 @@ def test_a_forged_token_list_cursor_is_422(client: Any, make_token: Any) -> None
     body = assert_problem(client.get("/v1/tokens", params={"cursor": "bm90LWEtbnVtYmVy"},
                                      headers=bearer(admin)), 422)
     assert body["errors"][0]["field"] == "cursor"
+
+
+def test_a_token_revoked_while_a_request_reads_it_is_not_cached_past_the_revocation(
+        client: Any, container: Any, make_token: Any, monkeypatch: Any) -> None:
+    """A request reads the token (valid), the revocation commits and empties the cache, then
+    the request would cache what it read: the token kept working for the cache's 5 s in the
+    process that revoked it (ADR 0004 promises at once)."""
+    from datetime import datetime, timezone
+    from uuid import UUID
+
+    from domain.access import SYSTEM
+
+    admin, secret = make_token("admin"), make_token("auditor")
+    tid = next(t["id"] for t in expect(client.get("/v1/tokens", headers=bearer(admin)),
+                                       200)["items"] if t["role"] == "auditor")
+    read = container.ledger.authenticate
+
+    def read_then_revoked(key: str) -> Any:
+        who = read(key)  # still valid when read ...
+        container.ledger.revoke_token(SYSTEM, datetime.now(timezone.utc), UUID(tid), "bocor")
+        client.app.state.principals.forget(tid)  # ... revoked and forgotten meanwhile
+        return who
+
+    monkeypatch.setattr(container.ledger, "authenticate", read_then_revoked)
+    expect(client.get("/v1/partnerships", headers=bearer(secret)), 200)  # it raced: answered
+    monkeypatch.undo()
+    assert_problem(client.get("/v1/partnerships", headers=bearer(secret)), 401)
