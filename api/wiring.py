@@ -63,7 +63,13 @@ def eventsourcing_env(settings: Settings) -> tuple[str, dict[str, str], str]:
         "POSTGRES_PORT": str(url.port or 5432), "POSTGRES_USER": url.username or "postgres",
         "POSTGRES_PASSWORD": url.password or "", "POSTGRES_CONNECT_TIMEOUT": "5",
         # The library waits forever for its table lock by default; a stuck writer must fail.
-        "POSTGRES_LOCK_TIMEOUT": "5", "POSTGRES_POOL_SIZE": "8", "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        # Pools open their minimum up front (psycopg_pool's min_size) and grow on demand to
+        # pool + overflow. Commands: up to 16 as before. Reads (ADR 0022): up to 8, one kept
+        # open. Per process idle: 2 + 1, where it used to hold 8 (2 servers, `kemitraan
+        # project` and its lane process fit PostgreSQL's default 100 with room).
+        "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "14",
+        "READS_POSTGRES_POOL_SIZE": "1", "READS_POSTGRES_MAX_OVERFLOW": "7",
         "POSTGRES_SCHEMA": url.query.get("schema", "public") if url.query else "public",
     }
     return "postgresql", env, url.set(drivername="postgresql+psycopg").render_as_string(

@@ -60,7 +60,11 @@ class Reads:
         if _in_memory(app):  # a second factory would open a second, empty store
             self.recorder, self.events, self.repository = app.recorder, app.events, app.repository
             return
-        env = Environment(app.env.name, {**app.env, "CREATE_TABLE": "false"})  # no DDL here
+        # The ledger's settings, minus DDL, with any `READS_<KEY>` given for this factory
+        # (its pool sizes, say: the application's own pool opens its minimum up front).
+        overrides = {k.removeprefix("READS_"): v for k, v in app.env.items()
+                     if k.startswith("READS_")}
+        env = Environment(app.env.name, {**app.env, "CREATE_TABLE": "false", **overrides})
         self.factory = InfrastructureFactory.construct(env)
         self.recorder = self.factory.application_recorder()  # the views read the log here too
         self.events = self.factory.event_store(mapper=app.mapper, recorder=self.recorder)
