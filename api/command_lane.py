@@ -104,12 +104,9 @@ class CommandLane(BaseRoute):
         key = request.headers.get("idempotency-key") if command.idempotency_key else None
         if who is None or (key is not None and not 1 <= len(key) <= 200):
             return False
-        try:
-            data = json.loads(raw)
-            body = command.body_model.model_validate(data)
-        except (ValueError, ValidationError, RecursionError):  # JSONDecodeError,
-            body = None  # UnicodeDecodeError; nesting deeper than json.loads goes: the route's 422
-        if body is None:
+        try:  # not JSON (undecodable, or nested deeper than json.loads goes), or not the
+            body = command.body_model.model_validate(json.loads(raw))  # model's: the route's 422
+        except (ValueError, RecursionError, ValidationError):
             return False
         self.taken += 1
         request.state.principal = who
