@@ -50,6 +50,16 @@ def register_business(client: Any, token: str, nib: str, scale: str, region: str
         "kbli": ["47111"]}), 201)
 
 
+def two_parties(client: Any, make_token: Any, umkm_scale: str = "kecil") -> dict[str, str]:
+    """An admin registers LARGE_A (besar, REGION_A) and UMKM_A (in REGION_A.01); tokens for the
+    admin, the company (LARGE_A) and the UMKM (UMKM_A), by holder."""
+    admin = make_token("admin")
+    register_business(client, admin, LARGE_A, "besar", REGION_A)
+    register_business(client, admin, UMKM_A, umkm_scale, REGION_A + ".01")
+    return {"admin": admin, "company": make_token("company", nibs=[LARGE_A]),
+            "umkm": make_token("umkm", nibs=[UMKM_A])}
+
+
 def partnership_body(large: str, umkm: str, region: str, **extra: Any) -> dict[str, Any]:
     return {"large_nib": large, "umkm_nib": umkm, "pola": "rantai_pasok",
             "program": "rantai_pasok_industri", "title": f"Pasokan {umkm} ke {large}",

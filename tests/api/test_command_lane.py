@@ -24,7 +24,7 @@ from api.wiring import build
 from domain.access import SYSTEM
 from tests.api.helpers import (
     LARGE_A, LARGE_B, REGION_A, UMKM_A, assert_problem, expect, partnership_body, post, propose,
-    register_business,
+    register_business, two_parties,
 )
 from tests.conftest import Clock, bearer
 
@@ -40,11 +40,7 @@ def lane_of(app: Any) -> CommandLane:
 
 @pytest.fixture
 def parties(client, make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    admin = make_token("admin")
-    register_business(client, admin, LARGE_A, "besar", REGION_A)
-    register_business(client, admin, UMKM_A, "kecil", REGION_A + ".01")
-    return {"admin": admin, "company": make_token("company", nibs=[LARGE_A]),
-            "umkm": make_token("umkm", nibs=[UMKM_A]), "auditor": make_token("auditor")}
+    return {**two_parties(client, make_token), "auditor": make_token("auditor")}
 
 
 def test_well_formed_commands_take_the_lane_and_the_rest_the_routes(  # type: ignore[no-untyped-def]

@@ -7,16 +7,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, expect, post, propose, register_business
+from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, expect, post, propose, two_parties
 
 
 def test_commands_run_in_the_sqlite_writer_thread_or_the_threadpool(  # type: ignore[no-untyped-def]
         client, container, make_token, backend, monkeypatch) -> None:
-    admin = make_token("admin")
-    register_business(client, admin, LARGE_A, "besar", REGION_A)
-    register_business(client, admin, UMKM_A, "kecil", REGION_A + ".01")
-    company = make_token("company", nibs=[LARGE_A])
-    umkm = make_token("umkm", nibs=[UMKM_A])
+    parties = two_parties(client, make_token)
+    company, umkm = parties["company"], parties["umkm"]
     threads: list[str] = []
     for name in ("propose_partnership", "confirm", "amend"):
         original = getattr(container.ledger, name)

@@ -13,18 +13,15 @@ from eventsourcing.persistence import ConnectionUnavailableError, OperationalErr
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, assert_problem, events, expect, post, \
-    propose, register_business
+    propose, two_parties
 from tests.conftest import bearer
 
 
 @pytest.fixture
 def proposed(client, make_token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    admin = make_token("admin")
-    register_business(client, admin, LARGE_A, "besar", REGION_A)
-    register_business(client, admin, UMKM_A, "kecil", REGION_A + ".01")
-    company = make_token("company", nibs=[LARGE_A])
-    return {"admin": admin, "company": company, "umkm": make_token("umkm", nibs=[UMKM_A]),
-            "pid": propose(client, company, LARGE_A, UMKM_A, REGION_A)["id"]}
+    parties = two_parties(client, make_token)
+    return {**parties, "pid": propose(client, parties["company"], LARGE_A, UMKM_A,
+                                      REGION_A)["id"]}
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -29,7 +29,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.api.helpers import LARGE_A, PDF, REGION_A, UMKM_A, expect, post, propose, \
-    register_business, upload
+    two_parties, upload
 from tests.conftest import bearer
 
 MAX_EXAMPLES = 25
@@ -122,11 +122,8 @@ def backend() -> str:
 @pytest.fixture
 def seeded(client, make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Real objects, so that generated requests also reach handlers past the 404s."""
-    admin = make_token("admin")
-    register_business(client, admin, LARGE_A, "besar", REGION_A)
-    register_business(client, admin, UMKM_A, "mikro", REGION_A + ".01")
-    company = make_token("company", nibs=[LARGE_A])
-    umkm = make_token("umkm", nibs=[UMKM_A])
+    parties = two_parties(client, make_token, umkm_scale="mikro")
+    admin, company, umkm = parties["admin"], parties["company"], parties["umkm"]
     pid = propose(client, company, LARGE_A, UMKM_A, REGION_A)["id"]
     expect(post(client, umkm, pid, "confirm", {"effective_date": "2024-01-15"}), 200)
     evidence_id = expect(upload(client, company, pid, PDF), 201)["evidence_id"]

@@ -10,7 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.api.helpers import (
-    LARGE_A, REGION_A, UMKM_A, expect, post, propose, register_business, upload,
+    LARGE_A, REGION_A, UMKM_A, expect, post, propose, register_business, two_parties,
+    upload,
 )
 
 PAGES = ["/", "/kemitraan", "/bukti", "/impor", "/impor/template.xlsx",
@@ -28,11 +29,8 @@ def backend() -> str:
 def world(client: Any, make_token: Any, clock: Any) -> dict[str, str]:
     from datetime import timedelta
 
-    admin = make_token("admin")
-    register_business(client, admin, LARGE_A, "besar", REGION_A)
-    register_business(client, admin, UMKM_A, "mikro", REGION_A + ".01")
-    company = make_token("company", nibs=[LARGE_A])
-    umkm = make_token("umkm", nibs=[UMKM_A])
+    parties = two_parties(client, make_token, umkm_scale="mikro")
+    admin, company, umkm = parties["admin"], parties["company"], parties["umkm"]
     pid = propose(client, company, LARGE_A, UMKM_A, REGION_A, title="Pasokan & <kue>")["id"]
     clock.now += timedelta(hours=2)  # recorded later than the proposal
     expect(post(client, umkm, pid, "confirm", {"effective_date": "2024-01-15"}), 200)
