@@ -29,7 +29,7 @@ from domain.regulation import Regulation
 from projections import merkle
 from projections.audit_format import leaf_bytes, record_sha256, stream_id_text
 from projections.runtime import View
-from projections.tables import chunks, insert_rows, metadata, region_within
+from projections.tables import chunks, insert_rows, insert_tuples, metadata, region_within
 
 leaves = sa.Table(
     "view_audit_leaves", metadata,
@@ -52,6 +52,10 @@ leaves = sa.Table(
              postgresql_where=sa.text("evidence_sha256 IS NOT NULL"),
              sqlite_where=sa.text("evidence_sha256 IS NOT NULL")),
 )
+
+# the leaf row as `AuditLogView._write` builds it
+_LEAF_COLUMNS = ("leaf_index", "seq", "stream_id", "version", "topic", "record_sha256", "leaf_hash",
+                 "evidence_id", "evidence_sha256")
 
 nodes = sa.Table(
     "view_audit_nodes", metadata,
@@ -122,19 +126,12 @@ def iter_records(engine: sa.Engine, page: int = 5000) -> Iterator[Any]:
         after = int(rows[-1].seq)
 
 
-def leaf_of(seq: int, originator_id: Any, version: int, topic: str,
-            state: bytes) -> tuple[dict[str, Any], bytes]:
-    """The leaf of one stored record: its fields and its leaf hash."""
-    fields = {"seq": int(seq), "stream_id": stream_id_text(originator_id),
-              "version": int(version), "topic": topic,
-              "record_sha256": record_sha256(bytes(state))}
-    return fields, merkle.leaf_hash(leaf_bytes(**fields))
-
-
 # ---- reading the tree ----------------------------------------------------------------------------
 
 def node_reader(conn: sa.Connection) -> merkle.NodeReader:
-    """Reads the nodes a root or proof needs (at most ~2 per level) in one indexed query."""
+    """Reads the nodes a root or proof needs (at most ~2 per level) in one indexed query per
+    table: a leaf's own hash (level 0) from `view_audit_leaves`, the others from
+    `view_audit_nodes` (which kept level 0 too until 2026-12-06: such rows are not read)."""
     def read(keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
         if not keys:
             return {}
@@ -142,10 +139,19 @@ def node_reader(conn: sa.Connection) -> merkle.NodeReader:
         # an expression per proof cost more than the lookups themselves (a row-value IN list
         # would make SQLite scan the table)
         wanted = sorted(set(keys))
+        found: dict[merkle.Node, bytes] = {}
+        leaf_idx = [int(idx) for level, idx in wanted if level == 0]
+        if leaf_idx:
+            rows = conn.exec_driver_sql(
+                f"SELECT leaf_index, leaf_hash FROM {leaves.name} WHERE leaf_index IN "
+                f"({', '.join(map(str, leaf_idx))})")
+            found.update(((0, int(r.leaf_index)), bytes.fromhex(r.leaf_hash)) for r in rows)
         where = " OR ".join(f"(level = {int(level)} AND idx = {int(idx)})"
-                            for level, idx in wanted)
-        rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM {nodes.name} WHERE {where}")
-        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+                            for level, idx in wanted if level != 0)
+        if where:
+            rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM {nodes.name} WHERE {where}")
+            found.update(((int(r.level), int(r.idx)), bytes(r.hash)) for r in rows)
+        return found
     return read
 
 
@@ -260,17 +266,22 @@ class AuditLogView(View):
         edge_keys = merkle.Frontier.edge_nodes(size)
         edge = node_reader(conn)(edge_keys)
         frontier = merkle.Frontier(size, [edge[k] for k in edge_keys])
-        leaf_rows: list[dict[str, Any]] = []
-        node_rows: list[dict[str, Any]] = []
+        leaf_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        evidence = self._evidence
         for n in self._records:
-            fields, h = leaf_of(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            evidence_id, evidence_sha = self._evidence.get(n.id, (None, None))
-            leaf_rows.append({**fields, "leaf_index": frontier.size, "leaf_hash": h.hex(),
-                              "evidence_id": evidence_id, "evidence_sha256": evidence_sha})
-            node_rows.extend({"level": level, "idx": idx, "hash": nh}
-                             for (level, idx), nh in frontier.append(h))
-        insert_rows(conn, leaves, leaf_rows)  # PostgreSQL: one statement per table
-        insert_rows(conn, nodes, node_rows)
+            seq, version, topic = int(n.id), int(n.originator_version), n.topic
+            sid = stream_id_text(n.originator_id)
+            sha = record_sha256(bytes(n.state))
+            h = merkle.leaf_hash(leaf_bytes(seq, sid, version, topic, sha))
+            evidence_id, evidence_sha = evidence.get(seq, (None, None))
+            leaf_rows.append((frontier.size, seq, sid, version, topic, sha, h.hex(), evidence_id,
+                              evidence_sha))
+            # the first node an append creates is the leaf's own hash (level 0): the leaf row
+            # holds it, so the nodes table keeps only complete subtrees of two leaves or more
+            node_rows.extend((level, idx, nh) for (level, idx), nh in frontier.append(h)[1:])
+        insert_tuples(conn, leaves, _LEAF_COLUMNS, leaf_rows)  # PostgreSQL: one COPY per table
+        insert_tuples(conn, nodes, ("level", "idx", "hash"), node_rows)
         conn.execute(head.update().where(head.c.id == 1).values(
             size=frontier.size, last_seq=self._records[-1].id))
         if self._scopes:
