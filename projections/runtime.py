@@ -328,6 +328,8 @@ class Runtime:
             # Which views read a topic: computed once per page; a view still before the page's
             # start reads every event of its topics, one already past some of it is checked.
             by_topic: dict[str, list[View]] = {}
+            # and each reader's handler for the topic's event class, resolved on first use
+            calls: dict[str, list[tuple[View, Callable[..., None] | None]]] = {}
             lagging = [v for v in behind if positions[v.name] > start]
             recorders = [v for v in behind if v.records]
             for n in page:
@@ -343,9 +345,13 @@ class Runtime:
                     continue
                 event = mapper.to_domain_event(n)
                 t = Tracking(app_name, n.id)
-                cls = type(event)
-                for v in readers:
-                    handler = v.handler(cls)
+                resolved = calls.get(n.topic)
+                if resolved is None:
+                    cls = type(event)
+                    resolved = calls[n.topic] = [(v, v.handler(cls)) for v in by_topic[n.topic]]
+                for v, handler in resolved:
+                    if lagging and positions[v.name] >= n.id:
+                        continue
                     if handler is None:
                         v.process_event(event, t)
                     else:
