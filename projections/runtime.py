@@ -181,6 +181,8 @@ class Runtime:
     # writes (a fifth of the server's CPU on PostgreSQL), and cells may answer for
     # `stats_max_age` (180 s by default) after a change anyway.
     MAINTAIN_GAP = 1.0
+    # SQLite: how long the WAL's truncation after a rebuild waits for readers and writers
+    WAL_WAIT_MS = 1000
 
     def __init__(self, ledger: Any, engine: sa.Engine, view_classes: Sequence[type[View]],
                  store_kind: str = "sqlite", page: int | None = None,
@@ -644,7 +646,25 @@ class Runtime:
                 # while at scale (minutes at 1 M partnerships) with the progress bar full
                 log.info("projections.rebuild_swap", views=[v.name for v in views])
                 swap()
+        if self.store_kind == "sqlite":
+            self._truncate_wal()
         return folded
+
+    def _truncate_wal(self) -> None:
+        """SQLite: a rebuild's one transaction spills its pages into the WAL file (30 MB for
+        32 k events; a probe saw 2.8 GB at scale), and SQLite keeps the file that size on disk
+        until a TRUNCATE checkpoint, however little is written later. Best effort, waiting at
+        most WAL_WAIT_MS for readers and writers in the way; when they stay, the file stays
+        (and the next rebuild tries again)."""
+        with self.engine.connect() as conn:
+            pooled = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {self.WAL_WAIT_MS}")
+            try:
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            finally:  # the pooled connection goes back with its own timeout
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {pooled}")
+        if busy:
+            log.info("projections.wal_not_truncated", reason="readers or writers in the way")
 
 
 def _lacks_columns(inspector: sa.Inspector, table: sa.Table) -> bool:

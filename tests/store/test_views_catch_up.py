@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date, datetime, timezone
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -315,3 +316,53 @@ def test_a_background_runner_works_through_a_backlog_without_waiting_between_pag
         assert rt.position() >= head
     finally:
         rt.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_sqlite_rebuild_leaves_no_grown_wal_file_behind(container) -> None:  # type: ignore[no-untyped-def]
+    """A rebuild is one transaction: its pages go to the WAL file, which SQLite keeps at that
+    size on disk (gigabytes at scale) until a TRUNCATE checkpoint. After the rebuild the file
+    is empty again, and the views hold what they held."""
+    with_proposals(container, 300)
+    runtime = container.views
+    runtime.catch_up()
+    wal = Path(container.engine.url.database + "-wal")
+    with container.engine.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar()
+    runtime.rebuild()
+    assert wal.exists() and wal.stat().st_size == 0
+    with container.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar() \
+            == before == 300
+    # every pooled connection, the one that truncated among them, keeps the engine's timeout
+    idle = [container.engine.connect() for _ in range(container.engine.pool.checkedin())]
+    try:
+        assert [int(c.exec_driver_sql("PRAGMA busy_timeout").scalar_one()) for c in idle] \
+            == [10_000] * len(idle)
+    finally:
+        for c in idle:
+            c.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_reader_in_the_way_leaves_the_wal_as_it_is_and_the_rebuild_done(container) -> None:  # type: ignore[no-untyped-def]
+    """The truncation waits at most a second for a reader holding an old snapshot, then gives
+    up: the rebuild still stands."""
+    with_proposals(container, 50)
+    runtime = container.views
+    runtime.catch_up()
+    runtime.WAL_WAIT_MS = 100
+    wal = Path(container.engine.url.database + "-wal")
+    reader = container.engine.connect()
+    try:
+        reader.exec_driver_sql("BEGIN")
+        reader.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar()
+        started = time.monotonic()
+        assert runtime.rebuild() == 52
+        assert time.monotonic() - started < 5
+        assert wal.stat().st_size > 0
+    finally:
+        reader.rollback()
+        reader.close()
+    with container.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar() == 50
