@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api import deps
 from api.auth import principal
 from api.logs import command_done
+from api.routes import evidence
 from api.schemas import (
     AffiliationCreate, AffiliationEnd, BusinessCreate, BusinessRead, BusinessWritten,
     FactCreate, NIB, ScaleChangeCreate,
@@ -78,9 +79,10 @@ def change_scale(nib: NIB, body: ScaleChangeCreate, request: Request, response: 
              responses=deps.errors(400, 403, 404, 409, 422))
 def declare_fact(nib: NIB, body: FactCreate, request: Request, response: Response,
                  who: Principal = Depends(principal)) -> BusinessWritten:
-    w = deps.container(request).ledger.declare_fact(who, deps.now(request), nib,
-                                                    expected_version=deps.if_match(request),
-                                                    **body.model_dump())
+    c = deps.container(request)
+    w = c.ledger.declare_fact(who, deps.now(request), nib, expected_version=deps.if_match(request),
+                              evidence_partnership=lambda eid: evidence.partnership_of(c, eid),
+                              **body.model_dump())
     return _written(request, response, "business.declare_fact", nib, w)
 
 

@@ -28,6 +28,23 @@ def _indexed(c: Any, evidence_id: str) -> Any:
                             .where(evidence_index.c.evidence_id == evidence_id)).first()
 
 
+def indexed(c: Any, evidence_id: str) -> Any:
+    """The evidence index's row of a file, or None; a file not (yet) in the index waits up to
+    3 s for the views to fold the log's head (it may have been uploaded a moment ago)."""
+    row = _indexed(c, evidence_id)
+    if row is None and c.views.position() < c.views.head():
+        c.views.wait_for(c.views.head(), timeout=3.0)
+        row = _indexed(c, evidence_id)
+    return row
+
+
+def partnership_of(c: Any, evidence_id: str) -> UUID | None:
+    """Which partnership an evidence file was submitted on, by the index (for the domain's
+    checks, which confirm it from the partnership's events)."""
+    row = indexed(c, evidence_id)
+    return None if row is None else UUID(row.partnership_id)
+
+
 @router.get("/{evidence_id}/content", response_class=FileResponse,
             responses={200: {"content": {t: {} for t in _EXT}, "description": "The file"},
                        **deps.errors(404)})
@@ -47,10 +64,7 @@ def serve_evidence(evidence_id: str, request: Request, who: Principal,
     """The file, as an attachment (`inline`: shown in the browser when it is an image, for
     the dashboard)."""
     c = deps.container(request)
-    row = _indexed(c, evidence_id)
-    if row is None and c.views.position() < c.views.head():  # uploaded a moment ago?
-        c.views.wait_for(c.views.head(), timeout=3.0)
-        row = _indexed(c, evidence_id)
+    row = indexed(c, evidence_id)
     if row is None:
         raise Problem(404, f"evidence {evidence_id} not found")
     c.ledger.get_partnership(who, UUID(row.partnership_id))  # 404 outside the caller's scope

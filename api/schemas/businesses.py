@@ -37,7 +37,10 @@ class FactCreate(Strict):
                                     allow_inf_nan=False)]
     unit: Annotated[str, Field(min_length=1, max_length=50, examples=["m2"])]
     effective_date: Day
-    evidence_id: Annotated[str, Field(max_length=64)] | None = None
+    evidence_id: Annotated[str, Field(
+        max_length=64, description="An evidence file submitted on one of this business's "
+        "partnerships (`POST /v1/partnerships/{id}/evidence`); any other id is refused (422)")
+    ] | None = None
 
 
 class AffiliationCreate(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 from domain import values as v
 from domain.access import Principal, Role, check_read_business, require_role
@@ -12,6 +13,7 @@ from domain.business import Business, business_id
 from domain.clock import jakarta_date, utc
 from domain.errors import Forbidden, InvalidValue, NotFound, collect
 from domain.ledger_base import LedgerBase, Written
+from domain.partnership import Partnership
 
 
 class BusinessUseCases(LedgerBase):
@@ -77,12 +79,25 @@ class BusinessUseCases(LedgerBase):
 
     def declare_fact(self, by: Principal, now: datetime, nib: str, *, name: str, value: Decimal,
                      unit: str, effective_date: date, evidence_id: str | None = None,
+                     evidence_partnership: Callable[[str], UUID | None] = lambda _: None,
                      expected_version: int | None = None) -> Written:
+        """`evidence_partnership`: which partnership an evidence file was submitted on (an
+        index the application keeps outside the domain); without one, no evidence is known."""
         def act(b: Business) -> None:
+            if evidence_id is not None:
+                self._check_fact_evidence(b, evidence_id, evidence_partnership(evidence_id))
             b.declare_fact(by.actor, utc(now), effective_date,
                            name=v.text(name, "name", max_len=100) or "", value=value,
                            unit=v.text(unit, "unit", max_len=50) or "", evidence_id=evidence_id)
         return self._business_command(by, "business.fact", nib, act, expected_version)
+
+    def _check_fact_evidence(self, b: Business, evidence_id: str, pid: UUID | None) -> None:
+        """A fact's evidence is a file submitted on one of the business's own partnerships:
+        the index names the partnership, the partnership's own events confirm it."""
+        p = self._load(Partnership, pid, reading=True) if pid is not None else None
+        if p is None or evidence_id not in p.evidence or b.nib not in (p.large_nib, p.umkm_nib):
+            raise InvalidValue.single(
+                "evidence_id", "is not evidence submitted on a partnership of this business")
 
     def declare_affiliation(self, by: Principal, now: datetime, nib: str, *, umkm_nib: str,
                             kind: str, effective_date: date,

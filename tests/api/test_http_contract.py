@@ -245,6 +245,37 @@ def test_business_writes_honour_if_match_like_partnership_writes(parties: Partie
         headers={**bearer(parties.admin), "If-Match": '"99"'}), 409)
 
 
+def test_a_fact_names_only_evidence_submitted_on_a_partnership_of_that_business(
+        parties: Parties) -> None:
+    """A fact's `evidence_id` was stored whatever it was: an id nobody uploaded, or another
+    business's file. It must be a file submitted on one of the business's own partnerships
+    (the large party's or the UMKM's); anything else is 422 on `evidence_id` and records
+    nothing."""
+    c = parties.client
+    register_business(c, parties.admin, LARGE_B, "besar", REGION_A, "PT Lain Tbk")
+    ours = expect(upload(c, parties.company, parties.propose(), PDF), 201)["evidence_id"]
+    fact = {"name": "commercial_area", "value": "1000", "unit": "m2",
+            "effective_date": "2024-01-01"}
+    url = f"/v1/businesses/{LARGE_A}/facts"
+    for refused in ("nope", "0" * 64, "00000000-0000-4000-8000-000000000000"):
+        before = expect(c.get(f"/v1/businesses/{LARGE_A}", headers=bearer(parties.admin)), 200)
+        problem = assert_problem(c.post(url, json={**fact, "evidence_id": refused},
+                                        headers=bearer(parties.company)), 422)
+        assert [e["field"] for e in problem["errors"]] == ["evidence_id"], problem
+        after = expect(c.get(f"/v1/businesses/{LARGE_A}", headers=bearer(parties.admin)), 200)
+        assert after["version"] == before["version"] and after["facts"] == before["facts"]
+    # another business's file: LARGE_B is no party to the partnership it was submitted on
+    assert_problem(c.post(f"/v1/businesses/{LARGE_B}/facts", json={**fact, "evidence_id": ours},
+                          headers=bearer(parties.admin)), 422)
+    # the business's own file, just uploaded: by the company for the large party, and by a
+    # dinas for the UMKM party of the same partnership
+    expect(c.post(url, json={**fact, "evidence_id": ours}, headers=bearer(parties.company)), 201)
+    expect(c.post(f"/v1/businesses/{UMKM_A}/facts", json={**fact, "evidence_id": ours},
+                  headers=bearer(parties.dinas)), 201)
+    facts = expect(c.get(url.removesuffix("/facts"), headers=bearer(parties.admin)), 200)["facts"]
+    assert [f["evidence_id"] for f in facts] == [ours]
+
+
 def test_a_business_reads_as_recorded_at_an_instant(parties: Parties, clock: Any) -> None:
     """`as_of` on a business (it was ignored: the current state, even for an instant before
     the business was registered): its scale history as known then."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -197,3 +198,25 @@ def test_a_token_speaks_only_for_registered_businesses_of_the_right_scale(ledger
             ledger.issue_token(SYSTEM, T0, secret_sha256_hex="ef" * 32, role=role, region=None,
                                nibs=[nib], name="x")
         assert field_message in e.value.errors[0].message
+
+
+def test_a_facts_evidence_is_confirmed_by_the_partnerships_own_events(ledger) -> None:  # type: ignore[no-untyped-def]
+    """The index (a view, outside the domain) only names a partnership; the partnership's
+    events must hold the file and name the business as a party. Without an index nothing is
+    known, so any evidence id is refused."""
+    pid = propose(ledger).id
+    ledger.submit_evidence(COMPANY, T0, pid, evidence_id="ev-1", kind="perjanjian",
+                           sha256="ab" * 32, size=10, media_type="application/pdf")
+    fact = dict(name="commercial_area", value=Decimal("10"), unit="m2",
+                effective_date=date(2024, 1, 1))
+    for index in (lambda _: None,  # no index: nothing is known
+                  lambda _: uuid4(),  # a partnership that does not exist
+                  lambda _: propose(ledger).id):  # one that holds no such file
+        with pytest.raises(InvalidValue) as refused:
+            ledger.declare_fact(DINAS, T0, LARGE, evidence_id="ev-1", evidence_partnership=index,
+                                **fact)
+        assert [e.field for e in refused.value.errors] == ["evidence_id"]
+    written = ledger.declare_fact(DINAS, T0, LARGE, evidence_id="ev-1",
+                                  evidence_partnership=lambda _: pid, **fact)
+    assert written.version == 2
+    assert [f.evidence_id for f in ledger.get_business(DINAS, LARGE).facts] == ["ev-1"]
