@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -61,6 +62,16 @@ class PrincipalCache:
                 self._entries.clear()
             self._entries[key] = (who, time.monotonic() + self.seconds)
 
+    def read_through(self, key: str, read: Callable[[str], Principal | None]
+                     ) -> Principal | None:
+        """`read(key)` from the store, kept unless a token was revoked while it read; the
+        caller asked `get` first. Sync: the API calls it in the threadpool."""
+        revocations = self.revocations
+        who = read(key)
+        if who is not None:
+            self.put(key, who, revocations)
+        return who
+
     def forget(self, token_id: str) -> None:
         with self._lock:
             self.revocations += 1
@@ -73,15 +84,11 @@ async def principal(request: Request,
         raise Problem(401, "missing bearer token", headers=_CHALLENGE)
     key = secret_hash(creds.credentials)
     cache: PrincipalCache = request.app.state.principals
-    who = cache.get(key)
+    # The store is synchronous: read it in the threadpool, never on the event loop.
+    who = cache.get(key) or await run_in_threadpool(
+        cache.read_through, key, request.app.state.container.ledger.authenticate)
     if who is None:
-        # The store is synchronous: read it in the threadpool, never on the event loop.
-        ledger = request.app.state.container.ledger
-        revocations = cache.revocations
-        who = await run_in_threadpool(ledger.authenticate, key)
-        if who is None:
-            raise Problem(401, "unknown or revoked token", headers=_CHALLENGE)
-        cache.put(key, who, revocations)
+        raise Problem(401, "unknown or revoked token", headers=_CHALLENGE)
     request.state.principal = who
     if who.role is Role.AUDITOR and request.method not in _READS:
         # Decided here, before the body or the path is validated: an auditor posting anything

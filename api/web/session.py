@@ -63,14 +63,8 @@ def authenticate(request: Request, secret: str | None) -> Principal | None:
         return None
     key = secret_hash(secret)
     cache: PrincipalCache = request.app.state.principals
-    who = cache.get(key)
-    if who is None:
-        revocations = cache.revocations
-        who = request.app.state.container.ledger.authenticate(key)
-        if who is None:
-            return None
-        cache.put(key, who, revocations)
-    return who
+    return cache.get(key) or cache.read_through(
+        key, request.app.state.container.ledger.authenticate)
 
 
 def web_principal(request: Request) -> Principal | None:
