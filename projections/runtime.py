@@ -36,6 +36,7 @@ import structlog
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
+from eventsourcing.utils import resolve_topic
 
 from projections.event_log import EventLog
 from projections.tables import metadata, reconcile_indexes, tracking
@@ -327,11 +328,10 @@ class Runtime:
             app_name = self.ledger.name
             mapper = self.ledger.mapper
             folded = 0
-            # Which views read a topic: computed once per page; a view still before the page's
-            # start reads every event of its topics, one already past some of it is checked.
-            by_topic: dict[str, list[View]] = {}
-            # and each reader's handler for the topic's event class, resolved on first use
-            calls: dict[str, list[tuple[View, Callable[..., None] | None]]] = {}
+            # Which views read a topic, each with its handler for the topic's event class (the
+            # class the mapper decodes it to): resolved once per page; a view still before the
+            # page's start reads every event of its topics, one already past some is checked.
+            by_topic: dict[str, list[tuple[View, Callable[..., None] | None]]] = {}
             lagging = [v for v in behind if positions[v.name] > start]
             recorders = [v for v in behind if v.records]
             for n in page:
@@ -340,20 +340,16 @@ class Runtime:
                         v.process_record(n)
                 readers = by_topic.get(n.topic)
                 if readers is None:
-                    readers = by_topic[n.topic] = [v for v in behind if n.topic in v.topics]
+                    reading = [v for v in behind if n.topic in v.topics]
+                    cls = resolve_topic(n.topic) if reading else None
+                    readers = by_topic[n.topic] = [(v, v.handler(cls)) for v in reading]
                 if lagging:
-                    readers = [v for v in readers if positions[v.name] < n.id]
+                    readers = [r for r in readers if positions[r[0].name] < n.id]
                 if not readers:
                     continue
                 event = mapper.to_domain_event(n)
                 t = Tracking(app_name, n.id)
-                resolved = calls.get(n.topic)
-                if resolved is None:
-                    cls = type(event)
-                    resolved = calls[n.topic] = [(v, v.handler(cls)) for v in by_topic[n.topic]]
-                for v, handler in resolved:
-                    if lagging and positions[v.name] >= n.id:
-                        continue
+                for v, handler in readers:
                     if handler is None:
                         v.process_event(event, t)
                     else:
