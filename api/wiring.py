@@ -17,6 +17,10 @@ from projections.event_log import EventLog
 from projections.registry import MAINTENANCE, VIEWS
 from projections.runtime import Runtime
 
+# SQLite: how long the views' connections wait for the one write lock (sqlite3's `timeout`,
+# SQLite's busy timeout) before a statement fails with "database is locked".
+SQLITE_LOCK_WAIT_S = 10
+
 
 class ConfigurationError(Exception):
     """Bad configuration or an unreachable database: a one-line reason for the operator."""
@@ -92,7 +96,7 @@ def build(settings: Settings | None = None, prepare: bool = True) -> Container:
     except Exception as e:  # the library raises several types for an unreachable server
         raise ConfigurationError(f"cannot open the event store ({kind}): "
                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    connect_args = {"timeout": 10, "check_same_thread": False} if kind == "sqlite" else {
+    connect_args = {"timeout": SQLITE_LOCK_WAIT_S, "check_same_thread": False} if kind == "sqlite" else {
         "connect_timeout": 5}
     engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
     event_log = EventLog(engine, kind, ledger.recorder)

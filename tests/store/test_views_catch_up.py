@@ -335,10 +335,11 @@ def test_a_sqlite_rebuild_leaves_no_grown_wal_file_behind(container) -> None:  #
         assert conn.execute(sa.select(sa.func.count()).select_from(partnership_list)).scalar() \
             == before == 300
     # every pooled connection, the one that truncated among them, keeps the engine's timeout
+    from api.wiring import SQLITE_LOCK_WAIT_S
     idle = [container.engine.connect() for _ in range(container.engine.pool.checkedin())]
     try:
         assert [int(c.exec_driver_sql("PRAGMA busy_timeout").scalar_one()) for c in idle] \
-            == [10_000] * len(idle)
+            == [SQLITE_LOCK_WAIT_S * 1000] * len(idle)
     finally:
         for c in idle:
             c.close()
