@@ -54,16 +54,21 @@ class PartnershipListView(View):
 
     @process_event.register(Partnership.Event)
     def _changed_event(self, e: Partnership.Event, tracking: Tracking) -> None:
-        values: dict[str, Any] = {"last_seq": tracking.notification_id,
-                                  "version": e.originator_version}
-        if type(e) in _STATUS_BY_EVENT:
-            values["status"] = _STATUS_BY_EVENT[type(e)]
+        pid = str(e.originator_id)
+        row = self._new.get(pid)
+        if row is None:
+            row = self._changed.get(pid)
+            if row is None:
+                row = self._changed[pid] = {}
+        row["last_seq"] = tracking.notification_id
+        row["version"] = e.originator_version
+        status = _STATUS_BY_EVENT.get(type(e))
+        if status is not None:
+            row["status"] = status
         elif isinstance(e, Partnership.Amended):
             for k, val in e.changes.items():
                 if k in partnership_list.c:  # the list keeps no description
-                    values[k] = date.fromisoformat(val) if (k == "end_date" and val) else val
-        pid = str(e.originator_id)
-        (self._new.get(pid) or self._changed.setdefault(pid, {})).update(values)
+                    row[k] = date.fromisoformat(val) if (k == "end_date" and val) else val
 
     def flush(self) -> None:
         t = partnership_list

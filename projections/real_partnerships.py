@@ -14,8 +14,9 @@ and writes only what changed, one bulk statement per table (`projections.tables`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -410,8 +411,8 @@ class RealPartnershipsView(View):
                                    "decision": decision})
                 elif is_new is None:  # reviewed in this page
                     ev_changes.append({"evidence_id": eid, "decision": decision})
-            for rid, r in s.realizations.items():
-                rf = _realization(s, r)
+            # `f.realizations` is built from `s.realizations`, in the same order
+            for (rid, r), rf in zip(s.realizations.items(), f.realizations):
                 was = r["counted"]
                 r["counted"] = counts(rf)
                 if r["_new"]:
@@ -459,62 +460,103 @@ def merge_intervals(terms: Iterable[tuple[date, date | None]]
 
 def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
     """Folds one partnership event into its in-memory state."""
-    if isinstance(e, Partnership.Proposed):
-        states[pid] = _State(dict(
-            id=pid, large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola,
-            program=e.program, value_idr=e.value_idr,
-            location_region_code=e.location_region_code, large_region_code=e.large_region_code,
-            umkm_region_code=e.umkm_region_code, start_date=date.fromisoformat(e.start_date),
-            end_date=_day(e.end_date), terminated_on=None, confirmed=False, declined=False,
-            withdrawn=False, perjanjian_verified=False, documented=False, term_start=None,
-            term_end=None), new=True)
-        return
+    fold = _FOLDS.get(type(e))
+    if fold is not None:
+        fold(states, pid, e)
+
+
+def _proposed(states: dict[str, _State], pid: str, e: Any) -> None:
+    states[pid] = _State(dict(
+        id=pid, large_nib=e.large_nib, umkm_nib=e.umkm_nib, pola=e.pola,
+        program=e.program, value_idr=e.value_idr,
+        location_region_code=e.location_region_code, large_region_code=e.large_region_code,
+        umkm_region_code=e.umkm_region_code, start_date=date.fromisoformat(e.start_date),
+        end_date=_day(e.end_date), terminated_on=None, confirmed=False, declined=False,
+        withdrawn=False, perjanjian_verified=False, documented=False, term_start=None,
+        term_end=None), new=True)
+
+
+def _flag(name: str) -> Callable[[dict[str, _State], str, Any], None]:
+    def fold(states: dict[str, _State], pid: str, e: Any) -> None:
+        states[pid].row[name] = True
+    return fold
+
+
+def _suspended(states: dict[str, _State], pid: str, e: Any) -> None:
+    states[pid].suspensions.append([date.fromisoformat(e.effective_date), None])
+
+
+def _resumed(states: dict[str, _State], pid: str, e: Any) -> None:
     s = states[pid]
-    row = s.row
-    if isinstance(e, Partnership.Confirmed):
-        row["confirmed"] = True
-    elif isinstance(e, Partnership.Declined):
-        row["declined"] = True
-    elif isinstance(e, Partnership.Withdrawn):
-        row["withdrawn"] = True
-    elif isinstance(e, Partnership.Suspended):
-        s.suspensions.append([date.fromisoformat(e.effective_date), None])
-    elif isinstance(e, Partnership.Resumed):
-        if s.suspensions and s.suspensions[-1][1] is None:
-            s.suspensions[-1][1] = date.fromisoformat(e.effective_date)
-    elif isinstance(e, Partnership.Terminated):
-        row["terminated_on"] = date.fromisoformat(e.effective_date)
-    elif isinstance(e, Partnership.Amended):
-        if "end_date" in e.changes:
-            row["end_date"] = _day(e.changes["end_date"])
-        if "value_idr" in e.changes:
-            row["value_idr"] = e.changes["value_idr"]
-    elif isinstance(e, Partnership.EvidenceSubmitted):
-        s.evidence[e.evidence_id] = [e.kind, None, True]
-    elif isinstance(e, Partnership.EvidenceReviewed):
-        item = s.evidence[e.evidence_id]
-        item[1] = e.decision
-        if item[2] is False:
-            item[2] = None  # stored before this page: an update
-        if item[0] == "perjanjian" and e.decision == "verified":
-            row["perjanjian_verified"] = True
-    elif isinstance(e, Partnership.RealizationReported):
-        s.realizations[e.realization_id] = dict(
-            realization_id=e.realization_id, partnership_id=pid,
-            period_start=date.fromisoformat(e.period_start),
-            period_end=date.fromisoformat(e.period_end), value_idr=e.value_idr,
-            quantity=e.quantity, unit=e.unit, evidence_ids=",".join(e.evidence_ids),
-            counted=False, _new=True)
+    if s.suspensions and s.suspensions[-1][1] is None:
+        s.suspensions[-1][1] = date.fromisoformat(e.effective_date)
 
 
-def _spans_of(start: date, end: date) -> Iterator[Period]:
-    """The calendar years and quarters (obligation periods) that [start, end] overlaps."""
+def _terminated(states: dict[str, _State], pid: str, e: Any) -> None:
+    states[pid].row["terminated_on"] = date.fromisoformat(e.effective_date)
+
+
+def _amended(states: dict[str, _State], pid: str, e: Any) -> None:
+    row = states[pid].row
+    if "end_date" in e.changes:
+        row["end_date"] = _day(e.changes["end_date"])
+    if "value_idr" in e.changes:
+        row["value_idr"] = e.changes["value_idr"]
+
+
+def _evidence_submitted(states: dict[str, _State], pid: str, e: Any) -> None:
+    states[pid].evidence[e.evidence_id] = [e.kind, None, True]
+
+
+def _evidence_reviewed(states: dict[str, _State], pid: str, e: Any) -> None:
+    s = states[pid]
+    item = s.evidence[e.evidence_id]
+    item[1] = e.decision
+    if item[2] is False:
+        item[2] = None  # stored before this page: an update
+    if item[0] == "perjanjian" and e.decision == "verified":
+        s.row["perjanjian_verified"] = True
+
+
+def _realization_reported(states: dict[str, _State], pid: str, e: Any) -> None:
+    states[pid].realizations[e.realization_id] = dict(
+        realization_id=e.realization_id, partnership_id=pid,
+        period_start=date.fromisoformat(e.period_start),
+        period_end=date.fromisoformat(e.period_end), value_idr=e.value_idr,
+        quantity=e.quantity, unit=e.unit, evidence_ids=",".join(e.evidence_ids),
+        counted=False, _new=True)
+
+
+# What each partnership event changes here, by its class (events this view ignores: none);
+# one lookup instead of a chain of isinstance checks for every event of a page.
+_FOLDS: dict[type, Callable[[dict[str, _State], str, Any], None]] = {
+    Partnership.Proposed: _proposed,
+    Partnership.Confirmed: _flag("confirmed"),
+    Partnership.Declined: _flag("declined"),
+    Partnership.Withdrawn: _flag("withdrawn"),
+    Partnership.Suspended: _suspended,
+    Partnership.Resumed: _resumed,
+    Partnership.Terminated: _terminated,
+    Partnership.Amended: _amended,
+    Partnership.EvidenceSubmitted: _evidence_submitted,
+    Partnership.EvidenceReviewed: _evidence_reviewed,
+    Partnership.RealizationReported: _realization_reported,
+}
+
+
+@lru_cache(maxsize=4096)
+def _spans_of(start: date, end: date) -> tuple[Period, ...]:
+    """The calendar years and quarters (obligation periods) that [start, end] overlaps.
+    Cached: realizations report the same few periods (a month, a quarter, a year) over and
+    over, and a page asks for each realization of every partnership it touched."""
+    out = []
     for y in range(start.year, end.year + 1):
-        yield Period(str(y), date(y, 1, 1), date(y, 12, 31))
+        out.append(Period(str(y), date(y, 1, 1), date(y, 12, 31)))
         for q in range(1, 5):
             p = quarter(y, q)
             if p.start <= end and p.end >= start:
-                yield p
+                out.append(p)
+    return tuple(out)
 
 
 def real_spans(row: dict[str, Any], windows: Sequence[tuple[date, date | None]],
