@@ -460,7 +460,10 @@ def merge_intervals(terms: Iterable[tuple[date, date | None]]
 
 def _apply(states: dict[str, _State], pid: str, e: Any) -> None:
     """Folds one partnership event into its in-memory state."""
-    fold = _FOLDS.get(type(e))
+    cls = type(e)
+    fold = _FOLDS.get(cls, _UNSEEN)
+    if fold is _UNSEEN:  # a subclass (an upcast version, say) folds as its base class does
+        fold = _FOLDS[cls] = next((_FOLDS[k] for k in cls.__mro__[1:] if k in _FOLDS), None)
     if fold is not None:
         fold(states, pid, e)
 
@@ -527,9 +530,11 @@ def _realization_reported(states: dict[str, _State], pid: str, e: Any) -> None:
         counted=False, _new=True)
 
 
-# What each partnership event changes here, by its class (events this view ignores: none);
-# one lookup instead of a chain of isinstance checks for every event of a page.
-_FOLDS: dict[type, Callable[[dict[str, _State], str, Any], None]] = {
+# What each partnership event changes here, by its class: one lookup instead of a chain of
+# isinstance checks for every event of a page. A class met for the first time is added with
+# the fold of its nearest base class here, or None (it changes nothing).
+_UNSEEN: Any = object()
+_FOLDS: dict[type, Callable[[dict[str, _State], str, Any], None] | None] = {
     Partnership.Proposed: _proposed,
     Partnership.Confirmed: _flag("confirmed"),
     Partnership.Declined: _flag("declined"),
