@@ -57,9 +57,7 @@ class PartnershipListView(View):
         pid = str(e.originator_id)
         row = self._new.get(pid)
         if row is None:
-            row = self._changed.get(pid)
-            if row is None:
-                row = self._changed[pid] = {}
+            row = self._changed.setdefault(pid, {})
         row["last_seq"] = tracking.notification_id
         row["version"] = e.originator_version
         status = _STATUS_BY_EVENT.get(type(e))
