@@ -32,9 +32,11 @@ def indexed(c: Any, evidence_id: str) -> Any:
     """The evidence index's row of a file, or None; a file not (yet) in the index waits up to
     3 s for the views to fold the log's head (it may have been uploaded a moment ago)."""
     row = _indexed(c, evidence_id)
-    if row is None and c.views.position() < c.views.head():
-        c.views.wait_for(c.views.head(), timeout=3.0)
-        row = _indexed(c, evidence_id)
+    if row is None:
+        head = c.views.head()  # one read of the log's head, for the check and the wait
+        if c.views.position() < head:
+            c.views.wait_for(head, timeout=3.0)
+            row = _indexed(c, evidence_id)
     return row
 
 
