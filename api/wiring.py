@@ -49,7 +49,10 @@ def eventsourcing_env(settings: Settings) -> tuple[str, dict[str, str], str]:
         if settings.database_url:
             path = Path(make_url(settings.database_url).database or path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+        # The library's SQLite recorders, with a datastore that can run a command at once
+        # without waiting for the write lock (ADR 0023).
+        env = {"PERSISTENCE_MODULE": "domain.sqlite_store:NowSQLiteFactory",
+               "SQLITE_DBNAME": str(path),
                "SQLITE_LOCK_TIMEOUT": "10"}
         return "sqlite", env, f"sqlite:///{path}"
     try:

@@ -9,7 +9,8 @@ thread) is divided by its commands, and the median per variant is reported.
 Variants (combine with `+`):
   routes   every command through the FastAPI routes (the command lane removed)
   lane     the command lane (ADR 0021), as served
-  inline   the command runs on the loop instead of the writer thread: what the hop costs
+  inline   the command runs on the loop, plainly (no held write lock): what the hop costs
+  thread   the command always goes to the writer thread (as before ADR 0023)
   nolog    no `command.done` log line
 
     .venv/bin/python bench/command_ab.py routes,lane,lane+inline --blocks 12
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import logging
 import statistics
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from datetime import date, datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +68,8 @@ class Harness:
             routes.pop(0)
         if "routes" not in parts:
             routes.insert(0, self.lane)
-        partnerships.run_command = _on_the_loop if "inline" in parts else self._run_command
+        partnerships.run_command = (_on_the_loop if "inline" in parts else
+                                    _in_the_thread if "thread" in parts else self._run_command)
         logs.log = QUIET if "nolog" in parts else self._log
 
     async def call(self, path: str, body: Any, secret: str) -> bytes:
@@ -126,6 +130,11 @@ class Harness:
 
 async def _on_the_loop(request: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
+
+
+async def _in_the_thread(request: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    context = contextvars.copy_context()
+    return await request.app.state.writer.run(partial(context.run, fn, *args, **kwargs))
 
 
 async def measure(h: Harness, variants: list[str], blocks: int) -> dict[str, list[float]]:

@@ -25,8 +25,10 @@ from domain.business import Business
 from domain.command_cache import CommandCache
 from domain.errors import DuplicateKey, StaleVersion
 from domain.partnership import Partnership
+from domain.sqlite_store import NowSQLiteDatastore, WouldWait, holding
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,30 @@ class LedgerBase(Application):
         super().close()
 
     def _notify(self, recordings: list[Any]) -> None:
+        if holding():  # told after the held transaction commits (`now`)
+            return
         for listener in self.after_save:
             listener()
+
+    def now(self, command: Callable[[], T]) -> T:
+        """Run a command at once, holding SQLite's write lock for the whole of it, or raise
+        `WouldWait` before anything is done (ADR 0023). For a caller that must never wait:
+        the event loop. Stores other than an SQLite file always raise `WouldWait`."""
+        datastore = getattr(self.factory, "datastore", None)
+        if not isinstance(datastore, NowSQLiteDatastore):
+            raise WouldWait("this store cannot run a command at once")
+        held = None
+        try:
+            with datastore.write_now() as held:
+                result = command()
+        except BaseException:
+            if held is not None and held.wrote:
+                # Saved, then rolled back: the cache may hold what was never committed.
+                self.command_cache.clear()
+            raise
+        if held.wrote:
+            self._notify([])
+        return result
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import (
     APIRouter, Body, Depends, File, Form, Header, Query, Request, Response, UploadFile,
 )
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -66,12 +67,11 @@ async def _propose(request: Request, response: Response, body: PartnershipCreate
     """The route's work, shared with the command lane (api/command_lane.py)."""
     c = deps.container(request)
 
-    def command() -> tuple[Written, int]:
-        w = c.ledger.propose_partnership(who, deps.now(request), uuid.uuid4(),
-                                         idempotency_key=idempotency_key, **body.model_dump())
-        return w, (c.event_log.position_of(w.id, 1) if w.repeat else w.position)
-
-    w, position = await run_command(request, command)
+    w = await run_command(request, c.ledger.propose_partnership, who, deps.now(request),
+                          uuid.uuid4(), idempotency_key=idempotency_key, **body.model_dump())
+    # A repeat answers the position of the first write: a read of the log, in the threadpool.
+    position = (await run_in_threadpool(c.event_log.position_of, w.id, 1) if w.repeat
+                else w.position)
     _done(request, response, "partnership.propose", w)
     if w.repeat:
         response.status_code = 200
