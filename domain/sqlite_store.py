@@ -130,6 +130,8 @@ class NowSQLiteDatastore(SQLiteDatastore):
                     raw.rollback()
                 if is_busy(e):
                     raise WouldWait("the store was busy inside the held transaction") from e
+                if isinstance(e, sqlite3.OperationalError):  # at COMMIT (recorders translate
+                    raise OperationalError(e) from e        # their own, as the library does)
                 raise
             finally:
                 _HELD.reset(token)
