@@ -21,7 +21,8 @@ from tests.api.helpers import LARGE_A, REGION_A, UMKM_A, expect, post, propose, 
 from tests.conftest import bearer
 
 
-def record_where(container: Any, monkeypatch: Any, names: tuple[str, ...]) -> list[tuple[str, bool, bool]]:
+def record_where(container: Any, monkeypatch: Any,
+                 names: tuple[str, ...]) -> list[tuple[str, bool, bool]]:
     """(thread name, on a running event loop, holding the write lock) per command."""
     where: list[tuple[str, bool, bool]] = []
     for name in names:
