@@ -4,8 +4,7 @@ refusal decided on stale state; servers on one PostgreSQL database pause it for 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
-from uuid import uuid4
+from datetime import date
 
 import pytest
 
@@ -14,8 +13,7 @@ from api.wiring import build
 from api.writers import KEY, CacheGuard
 from domain.access import SYSTEM
 from domain.errors import StaleVersion, TransitionForbidden
-
-T0 = datetime(2024, 2, 1, tzinfo=timezone.utc)
+from tests.store.helpers import T0, propose
 
 
 @pytest.fixture
@@ -26,17 +24,6 @@ def two_processes(settings):  # type: ignore[no-untyped-def]
     yield first.ledger, second.ledger
     first.close()
     second.close()
-
-
-def propose(ledger):  # type: ignore[no-untyped-def]
-    for nib, scale, region in (("3216000000001", "besar", "32.16"),
-                               ("3216000000101", "mikro", "32.16.01")):
-        ledger.register_business(SYSTEM, T0, nib=nib, name="Sampel", scale=scale,
-                                 region_code=region, kbli=["47111"])
-    return ledger.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
-                                      umkm_nib="3216000000101", pola="rantai_pasok",
-                                      title="Sampel", start_date=date(2024, 1, 1),
-                                      location_region_code="32.16").id
 
 
 def test_commands_in_one_process_see_their_own_writes(two_processes) -> None:  # type: ignore[no-untyped-def]

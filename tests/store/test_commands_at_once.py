@@ -6,7 +6,7 @@ what is committed."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,8 +17,7 @@ from api.wiring import build
 from domain.access import SYSTEM
 from domain.errors import TransitionForbidden
 from domain.sqlite_store import WouldWait, holding
-
-T0 = datetime(2024, 2, 1, tzinfo=timezone.utc)
+from tests.store.helpers import T0, propose
 
 
 @pytest.fixture
@@ -26,17 +25,6 @@ def ledger(settings):  # type: ignore[no-untyped-def]
     c = build(Settings(**{**settings.model_dump(), "command_cache_size": 100}))
     yield c.ledger
     c.close()
-
-
-def propose(ledger: Any) -> UUID:
-    for nib, scale, region in (("3216000000001", "besar", "32.16"),
-                               ("3216000000101", "mikro", "32.16.01")):
-        ledger.register_business(SYSTEM, T0, nib=nib, name="Sampel", scale=scale,
-                                 region_code=region, kbli=["47111"])
-    return ledger.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
-                                      umkm_nib="3216000000101", pola="rantai_pasok",
-                                      title="Sampel", start_date=date(2024, 1, 1),
-                                      location_region_code="32.16").id
 
 
 def stored(ledger: Any, pid: UUID) -> list[str]:
