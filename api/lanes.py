@@ -67,10 +67,11 @@ def default_processes(store_kind: str, names: Sequence[str]) -> int:
 
 
 def lane_runtime(runtime: Runtime, names: Sequence[str], maintenance: bool = False) -> Runtime:
-    """A runtime over some of `runtime`'s views (same store, page size, optionally its
-    maintenance). Built with only these view classes, its pages read the log unfiltered."""
+    """A runtime over some of `runtime`'s views (same store, page size and linger,
+    optionally its maintenance). Built with only these view classes, its pages read the log
+    unfiltered."""
     return Runtime(runtime.ledger, runtime.engine, [type(runtime.view(n)) for n in names],
-                   store_kind=runtime.store_kind, page=runtime.page,
+                   store_kind=runtime.store_kind, page=runtime.page, linger=runtime.LINGER,
                    maintenance=runtime.maintenance if maintenance else ())
 
 

@@ -104,7 +104,7 @@ def build(settings: Settings | None = None, prepare: bool = True) -> Container:
     engine = sa.create_engine(views_url, connect_args=connect_args, pool_pre_ping=True)
     event_log = EventLog(engine, kind, ledger.recorder)
     views = Runtime(ledger, engine, VIEWS, store_kind=kind, page=settings.projection_page,
-                    maintenance=MAINTENANCE, log=event_log)
+                    linger=settings.projection_linger, maintenance=MAINTENANCE, log=event_log)
     ledger.after_save.append(views.wake)
     try:
         if prepare:

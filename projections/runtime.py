@@ -175,8 +175,12 @@ class Runtime:
     # every view's flush, the tracking rows, a funnel refresh after it) of ~5 ms on SQLite,
     # as much as several commands, and one page per command cut `kemitraan serve`'s write
     # rate on SQLite to ~150/s (ADR 0011, "Folding in batches"). A read that waits for a
-    # position (`min_position`, `wait_for`) does not wait for the linger.
-    LINGER = 0.05
+    # position (`min_position`, `wait_for`) does not wait for the linger. 0.2 s rather than
+    # 0.05: a page's fixed cost is that of several commands still (~25 ms of CPU on
+    # PostgreSQL), and a sustained stream with the runner in the server went from ~750 to
+    # ~1,100 commands/s on SQLite and from ~240 to ~480 on PostgreSQL (docs/benchmarks.md).
+    # The service sets it from KEMITRAAN_PROJECTION_LINGER (the same default).
+    LINGER = 0.2
     # The maintenance tasks (the funnel cells, ADR 0019) run at most once per MAINTAIN_GAP
     # seconds: woken after every page, they cost more than the page itself under a stream of
     # writes (a fifth of the server's CPU on PostgreSQL), and cells may answer for
@@ -188,8 +192,10 @@ class Runtime:
     def __init__(self, ledger: Any, engine: sa.Engine, view_classes: Sequence[type[View]],
                  store_kind: str = "sqlite", page: int | None = None,
                  maintenance: Sequence[Callable[[sa.Engine], bool]] = (),
-                 log: EventLog | None = None) -> None:
+                 log: EventLog | None = None, linger: float | None = None) -> None:
         self.ledger = ledger
+        if linger is not None:
+            self.LINGER = linger
         self.engine = engine
         # the log's head, read through `engine` (see `EventLog.head`)
         self.log = log or EventLog(engine, engine.dialect.name, ledger.recorder)

@@ -186,6 +186,24 @@ def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type:
         c.close()
 
 
+def test_the_linger_is_configurable_and_lanes_keep_it(settings) -> None:  # type: ignore[no-untyped-def]
+    from api.lanes import lane_runtime
+    from api.settings import Settings
+    from api.wiring import build
+
+    c = build(settings)
+    try:
+        assert c.views.LINGER == 0.2
+    finally:
+        c.close()
+    c = build(Settings(**{**settings.model_dump(), "projection_linger": 0.5}))
+    try:
+        assert c.views.LINGER == 0.5
+        assert lane_runtime(c.views, ["audit_log"]).LINGER == 0.5
+    finally:
+        c.close()
+
+
 def _propose(lg, i: int):  # type: ignore[no-untyped-def]
     return lg.propose_partnership(SYSTEM, T0, uuid4(), large_nib="3216000000001",
                                   umkm_nib="3216000000101", pola="rantai_pasok",
