@@ -26,10 +26,11 @@ class Settings(BaseSettings):
     projection_page: int | None = Field(
         default=None, ge=1, le=100_000, description="Events per projection page (one "
         "transaction). Default: 1000 on SQLite, 4000 on PostgreSQL (ADR 0011).")
-    projection_linger: float = Field(
-        default=0.2, ge=0, le=10, description="Seconds: under a stream of writes the runner "
+    projection_linger: float | None = Field(
+        default=None, ge=0, le=10, description="Seconds: under a stream of writes the runner "
         "folds at most once per linger, so that a page holds every event recorded meanwhile; "
-        "a read without min_position may see the views this much older (ADR 0011).")
+        "a read without min_position may see the views this much older. Default: 0.2 "
+        "(ADR 0011).")
     stats_max_age: float = Field(
         default=180.0, ge=0, le=86_400, description="Seconds: once a write touched a quarter or "
         "year, its pre-aggregated funnel may still answer for this long after it was computed, "

@@ -179,7 +179,7 @@ class Runtime:
     # 0.05: a page's fixed cost is that of several commands still (~25 ms of CPU on
     # PostgreSQL), and a sustained stream with the runner in the server went from ~750 to
     # ~1,100 commands/s on SQLite and from ~240 to ~480 on PostgreSQL (docs/benchmarks.md).
-    # The service sets it from KEMITRAAN_PROJECTION_LINGER (the same default).
+    # KEMITRAAN_PROJECTION_LINGER sets another.
     LINGER = 0.2
     # The maintenance tasks (the funnel cells, ADR 0019) run at most once per MAINTAIN_GAP
     # seconds: woken after every page, they cost more than the page itself under a stream of

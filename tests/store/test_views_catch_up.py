@@ -193,7 +193,7 @@ def test_the_linger_is_configurable_and_lanes_keep_it(settings) -> None:  # type
 
     c = build(settings)
     try:
-        assert c.views.LINGER == 0.2
+        assert c.views.LINGER == 0.2  # ADR 0011
     finally:
         c.close()
     c = build(Settings(**{**settings.model_dump(), "projection_linger": 0.5}))
