@@ -144,3 +144,20 @@ def test_only_an_sqlite_file_runs_a_command_at_once(ledger, backend) -> None:  #
         with pytest.raises(WouldWait):
             ledger.now(confirm(ledger, pid))
         assert ledger.get_partnership(SYSTEM, pid).version == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_snapshot_taken_inside_a_command_run_at_once_is_committed_with_it(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Every 50th version of a partnership is snapshotted in the same save: inside the held
+    transaction too, and a later load from the snapshot gives the same state."""
+    pid = propose(ledger)
+    for n in range(60):
+        ledger.now(lambda n=n: ledger.amend(SYSTEM, T0, pid, changes={"title": f"Judul {n}"}))
+    with sqlite3.connect(ledger.env.get("SQLITE_DBNAME")) as other:
+        versions = [v for (v,) in other.execute(
+            "SELECT originator_version FROM stored_snapshots WHERE originator_id = ?",
+            (pid.hex,))]
+    assert versions == [50]
+    ledger.command_cache.clear()
+    p = ledger.get_partnership(SYSTEM, pid)
+    assert (p.version, p.title) == (61, "Judul 59")
