@@ -62,7 +62,7 @@ class WriterThread:
     def loop_allowed(self) -> bool:
         """A command may try the loop: the thread is idle, and no command on the loop was
         slow lately."""
-        return self._done == self._given and time.monotonic() >= self._loop_from
+        return self.idle and time.monotonic() >= self._loop_from
 
     def ran_on_the_loop(self, took: float) -> None:
         if took > SLOW_ON_THE_LOOP_S:

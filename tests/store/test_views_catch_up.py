@@ -166,9 +166,10 @@ def test_a_restarted_runner_analyzes_when_the_folded_log_doubles(container) -> N
     assert fold_to(restarted, 32) == 30  # position 32: every proposal
 
 
-def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
-    """1,000 events per page on SQLite (a page holds the writer's lock), 4,000 on PostgreSQL;
-    KEMITRAAN_PROJECTION_PAGE sets it, and lane processes build from the same settings."""
+def test_the_page_size_and_the_linger_are_per_store_and_configurable(settings) -> None:  # type: ignore[no-untyped-def]
+    """1,000 events per page on SQLite (a page holds the writer's lock), 4,000 on PostgreSQL,
+    and a linger of 0.2 s (ADR 0011); KEMITRAAN_PROJECTION_PAGE and _LINGER set them, and lane
+    processes build from the same settings."""
     from api.lanes import lane_runtime
     from api.settings import Settings
     from api.wiring import build
@@ -176,30 +177,15 @@ def test_the_page_size_is_per_store_and_configurable(settings) -> None:  # type:
     c = build(settings)
     try:
         assert c.views.page == (4000 if c.store_kind == "postgresql" else 1000)
+        assert c.views.LINGER == 0.2
     finally:
         c.close()
-    c = build(Settings(**{**settings.model_dump(), "projection_page": 17}))
+    c = build(Settings(**{**settings.model_dump(), "projection_page": 17,
+                          "projection_linger": 0.5}))
     try:
-        assert c.views.page == 17
-        assert lane_runtime(c.views, ["audit_log"]).page == 17
-    finally:
-        c.close()
-
-
-def test_the_linger_is_configurable_and_lanes_keep_it(settings) -> None:  # type: ignore[no-untyped-def]
-    from api.lanes import lane_runtime
-    from api.settings import Settings
-    from api.wiring import build
-
-    c = build(settings)
-    try:
-        assert c.views.LINGER == 0.2  # ADR 0011
-    finally:
-        c.close()
-    c = build(Settings(**{**settings.model_dump(), "projection_linger": 0.5}))
-    try:
-        assert c.views.LINGER == 0.5
-        assert lane_runtime(c.views, ["audit_log"]).LINGER == 0.5
+        lane = lane_runtime(c.views, ["audit_log"])
+        assert (c.views.page, c.views.LINGER) == (17, 0.5)
+        assert (lane.page, lane.LINGER) == (17, 0.5)
     finally:
         c.close()
 
