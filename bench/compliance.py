@@ -166,7 +166,7 @@ def seed(url: str, n: int, businesses: int) -> None:
         with conn.cursor() as cur:
             for table in ("view_compliance_business", "view_compliance_fact", "view_real_scale",
                           "view_real_partnership", "view_real_window", "view_real_realization",
-                          "view_real_suspension", "view_real_evidence", "view_real_span"):
+                          "view_real_suspension", "view_evidence_index", "view_real_span"):
                 cur.execute(f"TRUNCATE {table}")
         larges = [f"31{i:011d}" for i in range(businesses)]
         umkms = [f"3171{i:09d}" for i in range(400_000)]

@@ -2,9 +2,10 @@
 
 The view keeps what `real_partnerships` does not: each business's name, region and KBLI, and the
 facts it declared (with their effective dates and the instant each was recorded). The readers
-turn these rows, and `real_partnerships`' per-partnership rows (facts, suspensions, evidence,
-realizations, scale periods, affiliations), into the plain facts `domain.compliance.evaluate`
-takes — the same facts the API otherwise replays from the event store as of an instant.
+turn these rows, `real_partnerships`' per-partnership rows (facts, suspensions, realizations,
+scale periods, affiliations) and `evidence_index`'s reviews into the plain facts that
+`domain.compliance.evaluate` takes — the same facts the API otherwise replays from the event
+store as of an instant.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from domain.compliance import BusinessFacts, DeclaredFact, PartnershipRecord, Pe
 from domain.reality import PartnershipFacts, PartyFacts, RealizationFacts
 from projections import real_partnerships as rp
 from projections.runtime import View
-from projections.tables import chunks, insert_rows, metadata, region_within, stored_instant
+from projections.tables import (
+    chunks, evidence_index, insert_rows, metadata, region_within, stored_instant,
+)
 
 business = sa.Table(
     "view_compliance_business", metadata,
@@ -198,9 +201,10 @@ def _records(conn: sa.Connection, rows: Sequence[Any],
             suspensions.setdefault(r.partnership_id, []).append((r.from_date, r.to_date))
         rq = sa.select(rp.realization).where(_in(conn, rp.realization.c.partnership_id, chunk))
         if counted_in is None:
-            for r in conn.execute(sa.select(rp.evidence.c.evidence_id, rp.evidence.c.decision)
-                                  .where(_in(conn, rp.evidence.c.partnership_id, chunk))):
-                decisions[r.evidence_id] = r.decision
+            ev = evidence_index.c
+            for r in conn.execute(sa.select(ev.evidence_id, ev.review)
+                                  .where(_in(conn, ev.partnership_id, chunk))):
+                decisions[r.evidence_id] = r.review
         else:
             rq = rq.where(rp.realization.c.counted,
                           rp.realization.c.period_start <= counted_in[1],

@@ -17,8 +17,9 @@ from projections.tables import evidence_index, insert_rows, update_rows
 class EvidenceIndexView(View):
     name = "evidence_index"
     tables = (evidence_index,)
-    read_indexes = ("ix_view_evidence_index_partnership_id", "ix_view_evidence_index_sha256",
-                    "ix_view_evidence_index_waiting")
+    # (not the index on partnership_id: `real_partnerships` reads a page's partnerships' evidence
+    # by it while folding, in a rebuild too)
+    read_indexes = ("ix_view_evidence_index_sha256", "ix_view_evidence_index_waiting")
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

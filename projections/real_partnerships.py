@@ -1,7 +1,8 @@
 """View: which partnerships are real on which days, and the funnel statistics over it.
 
-Partnership and Business events fold into per-partnership facts (with suspensions, evidence and
-realizations) and per-business scale and affiliation periods. At the end of each page, every
+Partnership and Business events fold into per-partnership facts (with suspensions, evidence
+reviews and realizations; the evidence itself is `evidence_index`'s) and per-business scale and
+affiliation periods. At the end of each page, every
 partnership the page touched — and every partnership of an UMKM whose scale changed or of a pair
 whose affiliation changed — is recomputed with `domain.reality` (the one definition of "real"),
 and what it says is stored: the eligible windows, the realizations that count, and the flags.
@@ -32,7 +33,7 @@ from domain.reality import (
 from domain.values import KNOWN_PROGRAMS, Pola
 from projections.runtime import View
 from projections import tables
-from projections.tables import chunks, insert_rows, metadata, update_rows
+from projections.tables import chunks, evidence_index, insert_rows, metadata, update_rows
 
 # Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
 Code = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
@@ -67,13 +68,11 @@ suspension = sa.Table(
     sa.Column("from_date", sa.Date, nullable=False),
     sa.Column("to_date", sa.Date),  # the resume date (active again), or open
 )
-evidence = sa.Table(
-    "view_real_evidence", metadata,
-    sa.Column("evidence_id", sa.String(36), primary_key=True),
-    sa.Column("partnership_id", sa.String(36), nullable=False, index=True),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("decision", sa.String(20)),
-)
+# The evidence and its reviews are read from `evidence_index` (the same lane, folded in the same
+# page): this view kept a copy of them in `view_real_evidence` until 2026-12-06, the largest of
+# its tables (three rows a partnership) and a tenth of its lane's time on PostgreSQL
+# (docs/benchmarks.md). `RETIRED` drops that table from existing stores.
+RETIRED = ("view_real_evidence",)
 realization = sa.Table(
     "view_real_realization", metadata,
     sa.Column("realization_id", sa.String(36), primary_key=True),
@@ -195,15 +194,16 @@ class _State:
         self.row = row
         self.new = new
         self.suspensions: list[list[date | None]] = []
-        self.evidence: dict[str, list[Any]] = {}  # id -> [kind, decision, is_new]
+        self.evidence: dict[str, list[Any]] = {}  # id -> [kind, decision]
         self.realizations: dict[str, dict[str, Any]] = {}
         self.old: dict[str, Any] = {}  # what the store holds, to write only what changed
 
 
 class RealPartnershipsView(View):
     name = "real_partnerships"
-    tables = (facts, suspension, evidence, realization, window, span, business, scale,
-              affiliation, changed, cell, cell_span)
+    tables = (facts, suspension, realization, window, span, business, scale, affiliation,
+              changed, cell, cell_span)
+    retired_tables = RETIRED
     read_indexes = ("ix_view_real_partnership_large_region_code",
                     "ix_view_real_partnership_location_region_code",
                     "ix_view_real_partnership_umkm_region_code", "ix_view_real_span_span_large",
@@ -327,9 +327,12 @@ class RealPartnershipsView(View):
                     suspension.c.partnership_id.in_(chunk)).order_by(
                     suspension.c.partnership_id, suspension.c.n)):
                 states[r.partnership_id].suspensions.append([r.from_date, r.to_date])
-            for r in conn.execute(sa.select(evidence).where(
-                    evidence.c.partnership_id.in_(chunk))):
-                states[r.partnership_id].evidence[r.evidence_id] = [r.kind, r.decision, False]
+            # `evidence_index` may already hold this page's submissions and reviews (flushed
+            # first): folding them again on top ends in the same state
+            ev = evidence_index.c
+            for r in conn.execute(sa.select(ev.evidence_id, ev.partnership_id, ev.kind, ev.review)
+                                  .where(ev.partnership_id.in_(chunk))):
+                states[r.partnership_id].evidence[r.evidence_id] = [r.kind, r.review]
             for r in conn.execute(sa.select(realization).where(
                     realization.c.partnership_id.in_(chunk))).mappings():
                 states[r["partnership_id"]].realizations[r["realization_id"]] = \
@@ -380,7 +383,6 @@ class RealPartnershipsView(View):
         conn = self.conn
         new_rows, changed_rows = [], []
         susp_pids, susp_rows = [], []
-        new_ev, ev_changes = [], []
         new_real, real_changes = [], []
         win_pids, win_rows = [], []
         span_pids, span_rows = [], []
@@ -405,12 +407,6 @@ class RealPartnershipsView(View):
                     susp_pids.append(pid)
                 susp_rows += [{"partnership_id": pid, "n": i, "from_date": a, "to_date": b}
                               for i, (a, b) in enumerate(s.suspensions)]
-            for eid, (kind, decision, is_new) in s.evidence.items():
-                if is_new:
-                    new_ev.append({"evidence_id": eid, "partnership_id": pid, "kind": kind,
-                                   "decision": decision})
-                elif is_new is None:  # reviewed in this page
-                    ev_changes.append({"evidence_id": eid, "decision": decision})
             # `f.realizations` is built from `s.realizations`, in the same order
             for (rid, r), rf in zip(s.realizations.items(), f.realizations):
                 was = r["counted"]
@@ -437,8 +433,6 @@ class RealPartnershipsView(View):
             for chunk in chunks(pids):
                 conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
             insert_rows(conn, table, rows)
-        insert_rows(conn, evidence, new_ev)
-        update_rows(conn, evidence, ["evidence_id"], ev_changes)
         insert_rows(conn, realization, new_real)
         update_rows(conn, realization, ["realization_id"], real_changes)
         insert_rows(conn, changed, [{"position": self._seq, "from_date": a, "to_date": b}
@@ -508,15 +502,13 @@ def _amended(states: dict[str, _State], pid: str, e: Any) -> None:
 
 
 def _evidence_submitted(states: dict[str, _State], pid: str, e: Any) -> None:
-    states[pid].evidence[e.evidence_id] = [e.kind, None, True]
+    states[pid].evidence[e.evidence_id] = [e.kind, None]
 
 
 def _evidence_reviewed(states: dict[str, _State], pid: str, e: Any) -> None:
     s = states[pid]
     item = s.evidence[e.evidence_id]
     item[1] = e.decision
-    if item[2] is False:
-        item[2] = None  # stored before this page: an update
     if item[0] == "perjanjian" and e.decision == "verified":
         s.row["perjanjian_verified"] = True
 

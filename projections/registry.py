@@ -28,7 +28,8 @@ VIEWS: list[type[View]] = [PartnershipListView, EvidenceIndexView, RealPartnersh
 # whose tables no read joins with another lane's. The audit log is the heaviest view (a leaf and
 # its tree nodes for every event); naik kelas and evidence reuse answer their own questions and
 # move work off the first lane, which keeps the views read together (the list, the funnel and
-# what is real, evidence review, compliance facts and the regulations they apply).
+# what is real, evidence review, compliance facts and the regulations they apply). The view of
+# what is real also reads `evidence_index`'s rows while it folds: those two share a page.
 LANES: list[tuple[str, ...]] = [("scale_upgrades", "evidence_reuse", "audit_log")]
 
 

@@ -96,6 +96,9 @@ class View(Projection[ViewRecorder]):
     # True: `process_record` also sees every stored record of the page, undecoded and of any
     # topic (the audit log hashes them as stored); `process_event` still gets only `topics`.
     records = False
+    # Tables a release no longer keeps (their rows now come from elsewhere): `setup` drops
+    # them from existing stores.
+    retired_tables: tuple[str, ...] = ()
 
     def __init__(self, view: ViewRecorder) -> None:
         super().__init__(view)
@@ -231,6 +234,10 @@ class Runtime:
                      if t.name in existing and _lacks_columns(inspector, t)}
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
+            q = conn.dialect.identifier_preparer.quote
+            for name in sorted({n for v in self.views for n in v.retired_tables} & existing):
+                conn.exec_driver_sql(f"DROP TABLE {q(name)}")
+                log.info("projections.table_retired", table=name)
             changed = reconcile_indexes(conn, [t for v in self.views for t in v.tables
                                               if t.name in existing])
             if changed:

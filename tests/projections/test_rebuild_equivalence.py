@@ -26,7 +26,7 @@ from domain.compliance import parse_period
 from domain.errors import DomainError
 from domain.values import Pola
 from projections import funnel_cube
-from projections.real_partnerships import GROUPINGS, cell_span, funnel
+from projections.real_partnerships import GROUPINGS, cell_span, funnel, realization
 from projections.registry import VIEWS
 from projections.runtime import Runtime
 from tests.projections.viewdump import dump
@@ -376,6 +376,62 @@ def test_a_view_whose_table_gains_a_column_is_rebuilt_before_anything_reads_it(
     refresh_all(container)
     assert dump(container.engine) == before
     assert_cells_exact(container, expect_hits=True)
+
+
+def test_a_table_a_release_retires_is_dropped_and_the_views_answer_as_before(
+        container) -> None:  # type: ignore[no-untyped-def]
+    """`view_real_evidence` (a copy of the evidence index kept until 2026-12-06): a store an
+    older release left with it loses it on the first start, and nothing else changes."""
+    _typical(container)
+    before = dump(container.engine)
+    with container.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE view_real_evidence (evidence_id VARCHAR(36) "
+                             "PRIMARY KEY, partnership_id VARCHAR(36), kind VARCHAR(40), "
+                             "decision VARCHAR(20))"))
+    container.views.setup()
+    assert "view_real_evidence" not in sa.inspect(container.engine).get_table_names()
+    assert dump(container.engine) == before
+
+
+def test_what_is_real_reads_the_evidence_index_in_either_order_and_when_rebuilt_alone(
+        container) -> None:  # type: ignore[no-untyped-def]
+    """The view of what is real keeps no copy of the evidence: it reads `evidence_index`'s rows
+    in the page's transaction. Folded one event per page with the index flushed before it (the
+    registry's order) or after it, and rebuilt alone beside a complete index (which then knows
+    reviews the view has not folded yet), it ends as a rebuild of every view does."""
+    world = World(container)
+    later = D0 + timedelta(days=10)
+    steps = [("propose", LARGE[0], UMKM[0], "rantai_pasok", D0, 300, 5_000_000),
+             ("propose", LARGE[1], UMKM[2], "inti_plasma", D0, None, 1_000_000),
+             ("confirm", 0), ("evidence", 0, "perjanjian", 1), ("evidence", 0, "invoice", 2),
+             ("realize", 0, later, 30, 2), ("review", 0, 0, "verified"),
+             ("confirm", 1), ("evidence", 1, "perjanjian", 3), ("realize", 1, later, 30, 1),
+             ("review", 0, 1, "verified"), ("review", 1, 0, "rejected")]
+    flipped = sorted(VIEWS, key=lambda v: v.name != "real_partnerships")  # it flushes first
+    for i, step in enumerate(steps):
+        world.apply(step)
+        Runtime(container.ledger, container.engine, VIEWS if i % 2 else flipped,
+                store_kind=container.store_kind, page=1).catch_up()
+    assert world.refused == 0
+    refresh_all(container)
+    incremental = dump(container.engine)
+    with container.engine.connect() as conn:
+        counted = conn.execute(sa.select(realization.c.partnership_id)
+                               .where(realization.c.counted)).scalars().all()
+    # the first one: both its files verified, each in a later page than the report; so real
+    assert counted == [str(world.pids[0])]
+    assert incremental["view_real_span"]
+
+    container.views.rebuild()
+    refresh_all(container)
+    assert dump(container.engine) == incremental
+    Runtime(container.ledger, container.engine, flipped, store_kind=container.store_kind,
+            page=1).rebuild()
+    refresh_all(container)
+    assert dump(container.engine) == incremental
+    container.views.rebuild(["real_partnerships"])
+    refresh_all(container)
+    assert dump(container.engine) == incremental
 
 
 # ---- a runner killed mid-page ------------------------------------------------------------------
