@@ -343,7 +343,7 @@ def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
         names = [v.name for v in container.views.views]
         if name is not None and name not in names:
             fail(f"no view named {name!r}; views: {', '.join(names)}", 2)
-        wanted = [name] if name else names
+        wanted = container.views.with_reads([name]) if name else names
         plan = lanes.plan(wanted, lane_processes(container.store_kind, names, processes))
         head = container.views.head()
         with typer.progressbar(length=max(head, 1), label="rebuilding", file=sys.stderr) as bar:
@@ -360,7 +360,8 @@ def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
                     folded = lanes.rebuild(container.settings, plan, progress=progress)
             except lanes.LaneFailed as e:
                 fail(f"rebuild failed: {e}")
-        typer.echo(f"rebuilt {name or 'all views'}: {folded} events folded, "
+        what = ", ".join(wanted) if name else "all views"
+        typer.echo(f"rebuilt {what}: {folded} events folded, "
                    f"position {container.views.position()}", err=True)
     finally:
         container.close()

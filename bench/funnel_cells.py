@@ -36,6 +36,7 @@ from api.app import settle_heap  # noqa: E402
 from bench.readside import environment, open_container, pct  # noqa: E402
 from domain.compliance import Period, parse_period, quarter  # noqa: E402
 from projections import funnel_cube  # noqa: E402
+from projections.evidence_index import EvidenceIndexView  # noqa: E402
 from projections.real_partnerships import GROUPINGS, RealPartnershipsView, facts, funnel  # noqa: E402
 from projections.runtime import Runtime  # noqa: E402
 
@@ -202,7 +203,8 @@ def main() -> None:
     a = ap.parse_args()
     c = open_container(a.url)
     c.views.stop()
-    c.views = Runtime(c.ledger, c.engine, [RealPartnershipsView], store_kind=c.store_kind)
+    c.views = Runtime(c.ledger, c.engine, [EvidenceIndexView, RealPartnershipsView],
+                      store_kind=c.store_kind)
     today = date.fromisoformat(a.today) if a.today else funnel_cube.jakarta_today()
     current = quarter(today.year, (today.month - 1) // 3 + 1)
     spans = [parse_period(x) for x in a.spans.split(",")] if a.spans else [

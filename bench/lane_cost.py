@@ -5,7 +5,7 @@
 
 Each arm drops and creates every view's tables, then folds the chosen lane's views
 (`first`: every view not in `registry.LANES`; `audit`: the first group of `LANES`; or a
-comma-separated list of view names) with `Runtime.run_page` until the position, and prints the
+comma-separated list of view names, with the views they read) with `Runtime.run_page` until the position, and prints the
 wall time, this process's CPU (`process_time`) and, on PostgreSQL, the CPU of every server
 process (from /proc: the backends of this run and the background writers). `raw` reads and
 decodes the same positions in the runtime's pages (what `bench/readside.py` calls raw). Arms
@@ -56,6 +56,7 @@ def lane(arm: str) -> list[type]:
     if arm == "audit":
         return [v for v in VIEWS if v.name in LANES[0]]
     names = set(arm.split(","))
+    names |= {r for v in VIEWS if v.name in names for r in v.reads}  # what they read folding
     return [v for v in VIEWS if v.name in names]
 
 

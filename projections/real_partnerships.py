@@ -204,6 +204,7 @@ class RealPartnershipsView(View):
     tables = (facts, suspension, realization, window, span, business, scale, affiliation,
               changed, cell, cell_span)
     retired_tables = RETIRED
+    reads = ("evidence_index",)
     read_indexes = ("ix_view_real_partnership_large_region_code",
                     "ix_view_real_partnership_location_region_code",
                     "ix_view_real_partnership_umkm_region_code", "ix_view_real_span_span_large",

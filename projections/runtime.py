@@ -99,6 +99,10 @@ class View(Projection[ViewRecorder]):
     # Tables a release no longer keeps (their rows now come from elsewhere): `setup` drops
     # them from existing stores.
     retired_tables: tuple[str, ...] = ()
+    # Views whose rows this one reads while it folds (ADR 0011, "A view may read another
+    # view's rows"): they must have folded at least as far as each page it folds, so a rebuild
+    # of this view rebuilds them with it, and a lane holds them together.
+    reads: tuple[str, ...] = ()
 
     def __init__(self, view: ViewRecorder) -> None:
         super().__init__(view)
@@ -211,6 +215,9 @@ class Runtime:
         self._maintain_wake = threading.Event()
         self._maintain_lock = threading.Lock()
         self.views: list[View] = [cls(ViewRecorder(engine, cls.name)) for cls in view_classes]
+        missing = {r for v in self.views for r in v.reads} - {v.name for v in self.views}
+        if missing:  # a view that reads them would fold past them
+            raise ValueError(f"views read by others are missing: {sorted(missing)}")
         self._lock = threading.Lock()  # one page at a time in this process
         self._wake = threading.Event()
         self._urgent = threading.Event()  # a reader waits for a position: no linger
@@ -257,6 +264,13 @@ class Runtime:
             if v.name == name:
                 return v
         raise KeyError(name)
+
+    def with_reads(self, names: Sequence[str]) -> list[str]:
+        """`names` and the views they read while folding, in this runtime's order: what a
+        rebuild of `names` must rebuild (a view read by another might otherwise lag behind a
+        page the other folds)."""
+        wanted = set(names) | {r for n in names for r in self.view(n).reads}
+        return [v.name for v in self.views if v.name in wanted]
 
     def positions(self, conn: sa.Connection | None = None) -> dict[str, int]:
         if conn is None:
@@ -616,13 +630,14 @@ class Runtime:
 
     def rebuild(self, names: Sequence[str] | None = None,
                 progress: Callable[[int, int], None] | None = None) -> int:
-        """Replays the log into the named views (default all) from nothing, in one transaction.
+        """Replays the log into the named views (default all) and the views they `read` from
+        nothing, in one transaction.
 
         Returns the number of events folded. `progress(position, head)` is called per page.
         PostgreSQL builds into shadow tables and swaps them in at the end (`_shadow`); SQLite
         deletes the rows and replays into the same tables.
         """
-        views = [self.view(n) for n in names] if names else list(self.views)
+        views = [self.view(n) for n in self.with_reads(names)] if names else list(self.views)
         folded = 0
         with self._lock, self.engine.begin() as conn:
             # Taking the tracking rows first serialises with any runner (they wait for us).

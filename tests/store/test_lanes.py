@@ -38,6 +38,10 @@ def test_the_plan_puts_the_audit_log_and_its_lane_apart_from_the_views_read_toge
                                                                 ["audit_log"]]
     assert lanes.plan(["compliance_facts", "partnership_list"], 2) == [
         ["compliance_facts", "partnership_list"]]  # the order given, one lane
+    for processes in (1, 2, 8):  # a view and the views it reads while folding share a lane
+        for lane in lanes.plan(NAMES, processes):
+            for view in (v for v in VIEWS if v.name in lane):
+                assert set(view.reads) <= set(lane), (view.name, lane)
     assert lanes.default_processes("sqlite", NAMES) == 1
     assert lanes.default_processes("postgresql", NAMES) == min(os.cpu_count() or 1, 2)
 
