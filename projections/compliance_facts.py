@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
@@ -26,7 +26,8 @@ from domain.reality import PartnershipFacts, PartyFacts, RealizationFacts
 from projections import real_partnerships as rp
 from projections.runtime import View
 from projections.tables import (
-    chunks, evidence_index, insert_rows, metadata, region_within, stored_instant,
+    batches, chunks, evidence_index, in_values, insert_rows, metadata, region_within,
+    stored_instant,
 )
 
 business = sa.Table(
@@ -175,35 +176,22 @@ def partnership_records(conn: sa.Connection, large_nibs: Sequence[str], *,
     return out
 
 
-def _batches(conn: sa.Connection, values: Sequence[str]) -> list[Sequence[str]]:
-    """PostgreSQL takes any number of values in one array parameter (`_in`); SQLite takes
-    them in `chunks` of parameters."""
-    return [values] if conn.dialect.name == "postgresql" else list(chunks(values))
-
-
-def _in(conn: sa.Connection, column: Any, values: Sequence[str]) -> sa.ColumnElement[bool]:
-    """`column IN values`: on PostgreSQL one `= ANY(array)` with a single parameter."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.func.any(sa.bindparam(None, list(values), type_=ARRAY(sa.Text)))
-    return column.in_(values)
-
-
 def _records(conn: sa.Connection, rows: Sequence[Any],
              counted_in: tuple[date, date] | None = None) -> dict[str, list[PartnershipRecord]]:
     ids = [r["id"] for r in rows]
     suspensions: dict[str, list[tuple[date, date | None]]] = {}
     decisions: dict[str, str | None] = {}
     realizations: dict[str, list[Any]] = {}
-    for chunk in _batches(conn, ids):
+    for chunk in batches(conn, ids):
         for r in conn.execute(sa.select(rp.suspension).where(
-                _in(conn, rp.suspension.c.partnership_id, chunk)).order_by(
+                in_values(conn, rp.suspension.c.partnership_id, chunk)).order_by(
                 rp.suspension.c.partnership_id, rp.suspension.c.n)):
             suspensions.setdefault(r.partnership_id, []).append((r.from_date, r.to_date))
-        rq = sa.select(rp.realization).where(_in(conn, rp.realization.c.partnership_id, chunk))
+        rq = sa.select(rp.realization).where(in_values(conn, rp.realization.c.partnership_id, chunk))
         if counted_in is None:
             ev = evidence_index.c
             for r in conn.execute(sa.select(ev.evidence_id, ev.review)
-                                  .where(_in(conn, ev.partnership_id, chunk))):
+                                  .where(in_values(conn, ev.partnership_id, chunk))):
                 decisions[r.evidence_id] = r.review
         else:
             rq = rq.where(rp.realization.c.counted,
@@ -214,12 +202,12 @@ def _records(conn: sa.Connection, rows: Sequence[Any],
     umkms = sorted({r["umkm_nib"] for r in rows})
     scales: dict[str, list[tuple[date, str]]] = {}
     affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-    for chunk in _batches(conn, umkms):
-        for r in conn.execute(sa.select(rp.scale).where(_in(conn, rp.scale.c.nib, chunk))
+    for chunk in batches(conn, umkms):
+        for r in conn.execute(sa.select(rp.scale).where(in_values(conn, rp.scale.c.nib, chunk))
                               .order_by(rp.scale.c.nib, rp.scale.c.from_date, rp.scale.c.seq)):
             scales.setdefault(r.nib, []).append((r.from_date, r.scale))
         for r in conn.execute(sa.select(rp.affiliation).where(
-                _in(conn, rp.affiliation.c.umkm_nib, chunk)).order_by(rp.affiliation.c.seq)):
+                in_values(conn, rp.affiliation.c.umkm_nib, chunk)).order_by(rp.affiliation.c.seq)):
             affs.setdefault((r.umkm_nib, r.large_nib), []).append((r.from_date, r.to_date))
     out: dict[str, list[PartnershipRecord]] = {}
     for r in rows:
@@ -314,9 +302,9 @@ def grace_candidates(conn: sa.Connection, scope: sa.Select[Any], start: date, en
     # Read in two steps: the planner, not knowing how few UMKM graduated, would otherwise
     # scan every documented partnership; with their NIBs it goes through the umkm_nib index.
     rows: list[Any] = []
-    for chunk in _batches(conn, graduated):
+    for chunk in batches(conn, graduated):
         rows += conn.execute(sa.select(f).where(
-            f.c.documented, _in(conn, f.c.umkm_nib, chunk), f.c.large_nib.in_(scope),
+            f.c.documented, in_values(conn, f.c.umkm_nib, chunk), f.c.large_nib.in_(scope),
             sa.exists().where(r.c.partnership_id == f.c.id, r.c.counted,
                               r.c.period_start <= end, r.c.period_end >= start),
             ~sa.exists().where(w.c.partnership_id == f.c.id, w.c.from_date <= end,

@@ -33,7 +33,9 @@ from domain.reality import (
 from domain.values import KNOWN_PROGRAMS, Pola
 from projections.runtime import View
 from projections import tables
-from projections.tables import chunks, evidence_index, insert_rows, metadata, update_rows
+from projections.tables import (
+    batches, evidence_index, in_values, insert_rows, metadata, update_rows,
+)
 
 # Region codes compare bytewise on PostgreSQL so that range predicates use the indexes.
 Code = sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
@@ -263,9 +265,9 @@ class RealPartnershipsView(View):
     def _nibs(self, ids: set[str]) -> dict[str, str]:
         found = {b["id"]: b["nib"] for b in self._businesses if b["id"] in ids}
         missing = sorted(ids - set(found))
-        for chunk in chunks(missing):
-            found.update(self.conn.execute(
-                sa.select(business.c.id, business.c.nib).where(business.c.id.in_(chunk))).all())
+        for chunk in batches(self.conn, missing):
+            found.update(self.conn.execute(sa.select(business.c.id, business.c.nib).where(
+                in_values(self.conn, business.c.id, chunk))).all())
         return found
 
     def _write_businesses(self) -> set[str]:
@@ -309,10 +311,10 @@ class RealPartnershipsView(View):
         pairs = {(x["umkm_nib"], x["large_nib"]) for x in new} | \
             {(x["_u"], x["_l"]) for x in ended}
         touched: set[str] = set()
-        for chunk in chunks(sorted(scale_nibs | {u for u, _ in pairs})):
+        for chunk in batches(conn, sorted(scale_nibs | {u for u, _ in pairs})):
             for pid, umkm, large in conn.execute(
                     sa.select(facts.c.id, facts.c.umkm_nib, facts.c.large_nib)
-                    .where(facts.c.umkm_nib.in_(chunk))):
+                    .where(in_values(conn, facts.c.umkm_nib, chunk))):
                 if umkm in scale_nibs or (umkm, large) in pairs:
                     touched.add(pid)
         return touched
@@ -320,29 +322,32 @@ class RealPartnershipsView(View):
     def _load(self, ids: list[str]) -> dict[str, _State]:
         conn = self.conn
         states: dict[str, _State] = {}
-        for chunk in chunks(ids):
-            for r in conn.execute(sa.select(facts).where(facts.c.id.in_(chunk))).mappings():
+        for chunk in batches(conn, ids):
+            for r in conn.execute(sa.select(facts).where(
+                    in_values(conn, facts.c.id, chunk))).mappings():
                 s = states[r["id"]] = _State(dict(r), new=False)
                 s.old["row"] = dict(r)
             for r in conn.execute(sa.select(suspension).where(
-                    suspension.c.partnership_id.in_(chunk)).order_by(
+                    in_values(conn, suspension.c.partnership_id, chunk)).order_by(
                     suspension.c.partnership_id, suspension.c.n)):
                 states[r.partnership_id].suspensions.append([r.from_date, r.to_date])
             # `evidence_index` may already hold this page's submissions and reviews (flushed
             # first): folding them again on top ends in the same state
             ev = evidence_index.c
             for r in conn.execute(sa.select(ev.evidence_id, ev.partnership_id, ev.kind, ev.review)
-                                  .where(ev.partnership_id.in_(chunk))):
+                                  .where(in_values(conn, ev.partnership_id, chunk))):
                 states[r.partnership_id].evidence[r.evidence_id] = [r.kind, r.review]
             for r in conn.execute(sa.select(realization).where(
-                    realization.c.partnership_id.in_(chunk))).mappings():
+                    in_values(conn, realization.c.partnership_id, chunk))).mappings():
                 states[r["partnership_id"]].realizations[r["realization_id"]] = \
                     {**dict(r), "_new": False}
-            for r in conn.execute(sa.select(window).where(window.c.partnership_id.in_(chunk))
+            for r in conn.execute(sa.select(window)
+                                  .where(in_values(conn, window.c.partnership_id, chunk))
                                   .order_by(window.c.partnership_id, window.c.from_date)):
                 states[r.partnership_id].old.setdefault("windows", []).append(
                     (r.from_date, r.to_date))
-            for r in conn.execute(sa.select(span).where(span.c.partnership_id.in_(chunk))
+            for r in conn.execute(sa.select(span)
+                                  .where(in_values(conn, span.c.partnership_id, chunk))
                                   .order_by(span.c.partnership_id, span.c.span)).mappings():
                 states[r["partnership_id"]].old.setdefault("spans", []).append(dict(r))
         for s in states.values():
@@ -369,12 +374,13 @@ class RealPartnershipsView(View):
         umkms = sorted({u for u, _ in pairs})
         scales: dict[str, list[tuple[date, str]]] = {}
         affs: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-        for chunk in chunks(umkms):
-            for r in self.conn.execute(sa.select(scale).where(scale.c.nib.in_(chunk))
-                                       .order_by(scale.c.nib, scale.c.from_date, scale.c.seq)):
+        conn = self.conn
+        for chunk in batches(conn, umkms):
+            for r in conn.execute(sa.select(scale).where(in_values(conn, scale.c.nib, chunk))
+                                  .order_by(scale.c.nib, scale.c.from_date, scale.c.seq)):
                 scales.setdefault(r.nib, []).append((r.from_date, r.scale))
-            for r in self.conn.execute(sa.select(affiliation).where(
-                    affiliation.c.umkm_nib.in_(chunk))):
+            for r in conn.execute(sa.select(affiliation).where(
+                    in_values(conn, affiliation.c.umkm_nib, chunk))):
                 affs.setdefault((r.umkm_nib, r.large_nib), []).append((r.from_date, r.to_date))
         return {(u, lg): PartyFacts(tuple(scales.get(u, ())), tuple(affs.get((u, lg), ())))
                 for u, lg in pairs}
@@ -431,8 +437,8 @@ class RealPartnershipsView(View):
         update_rows(conn, facts, ["id"], changed_rows)
         for table, pids, rows in ((suspension, susp_pids, susp_rows),
                                   (window, win_pids, win_rows), (span, span_pids, span_rows)):
-            for chunk in chunks(pids):
-                conn.execute(table.delete().where(table.c.partnership_id.in_(chunk)))
+            for chunk in batches(conn, pids):
+                conn.execute(table.delete().where(in_values(conn, table.c.partnership_id, chunk)))
             insert_rows(conn, table, rows)
         insert_rows(conn, realization, new_real)
         update_rows(conn, realization, ["realization_id"], real_changes)
