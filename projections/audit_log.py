@@ -29,7 +29,9 @@ from domain.regulation import Regulation
 from projections import merkle
 from projections.audit_format import leaf_bytes, record_sha256, stream_id_text
 from projections.runtime import View
-from projections.tables import chunks, insert_rows, insert_tuples, metadata, region_within
+from projections.tables import (
+    batches, in_values, insert_rows, insert_tuples, metadata, region_within,
+)
 
 leaves = sa.Table(
     "view_audit_leaves", metadata,
@@ -286,9 +288,9 @@ class AuditLogView(View):
             size=frontier.size, last_seq=self._records[-1].id))
         if self._scopes:
             known: set[str] = set()
-            for chunk in chunks(list(self._scopes)):
+            for chunk in batches(conn, list(self._scopes)):
                 known.update(conn.execute(sa.select(scopes.c.stream_id).where(
-                    scopes.c.stream_id.in_(chunk))).scalars())
+                    in_values(conn, scopes.c.stream_id, chunk))).scalars())
             insert_rows(conn, scopes, [v for k, v in self._scopes.items() if k not in known])
 
 

@@ -22,7 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.business import Business
 from projections.runtime import View
-from projections.tables import chunks, insert_rows, metadata, region_within
+from projections.tables import batches, in_values, insert_rows, metadata, region_within
 
 SCALES = ("mikro", "kecil", "menengah", "besar")
 # Every move up the order (naik kelas), in a fixed order: (from_scale, to_scale).
@@ -102,11 +102,13 @@ class ScaleUpgradesView(View):
     def _write_moves(self, ids: list[str]) -> None:
         """The moves of these businesses' histories, replacing the ones stored."""
         history: dict[str, list[Any]] = {}
-        for chunk in chunks(ids):
-            for r in self.conn.execute(sa.select(entries).where(entries.c.business_id.in_(chunk))
-                                       .order_by(entries.c.business_id, entries.c.seq)):
+        conn = self.conn
+        for chunk in batches(conn, ids):
+            for r in conn.execute(sa.select(entries)
+                                  .where(in_values(conn, entries.c.business_id, chunk))
+                                  .order_by(entries.c.business_id, entries.c.seq)):
                 history.setdefault(r.business_id, []).append(r)
-            self.conn.execute(changes.delete().where(changes.c.business_id.in_(chunk)))
+            conn.execute(changes.delete().where(in_values(conn, changes.c.business_id, chunk)))
         rows = []
         for bid, found in history.items():
             registered = [r for r in found if r.registered]
