@@ -105,19 +105,28 @@ def part_b(leaves: int, proofs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = sa.create_engine(f"sqlite:///{tmp}/nodes.db")
         audit_log.nodes.create(engine)
+        audit_log.leaves.create(engine)  # a leaf's own hash (level 0) is read from its row
         t0 = time.perf_counter()
         f = merkle.Frontier()
         batch: list[dict[str, object]] = []
+        leaf_rows: list[dict[str, object]] = []
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=OFF")
             for i in range(leaves):
-                for (level, idx), h in f.append(merkle.leaf_hash(i.to_bytes(8, "big"))):
-                    batch.append({"level": level, "idx": idx, "hash": h})
+                h = merkle.leaf_hash(i.to_bytes(8, "big"))
+                leaf_rows.append({"leaf_index": i, "seq": i + 1, "stream_id": "-", "version": 1,
+                                  "topic": "-", "record_sha256": "-", "leaf_hash": h.hex()})
+                for (level, idx), nh in f.append(h)[1:]:
+                    batch.append({"level": level, "idx": idx, "hash": nh})
                 if len(batch) >= 200_000:
                     conn.execute(audit_log.nodes.insert(), batch)
+                    conn.execute(audit_log.leaves.insert(), leaf_rows)
                     batch.clear()
+                    leaf_rows.clear()
             if batch:
                 conn.execute(audit_log.nodes.insert(), batch)
+            if leaf_rows:
+                conn.execute(audit_log.leaves.insert(), leaf_rows)
         fill = time.perf_counter() - t0
         size_mb = os.path.getsize(f"{tmp}/nodes.db") / 1e6
         root = f.root()
