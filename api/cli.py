@@ -335,7 +335,8 @@ def describe_due(due: list[tuple[str, datetime | None]], now: datetime, max_age:
 @projections_app.command("rebuild")
 def projections_rebuild(name: Annotated[Optional[str], typer.Argument(
         help="one view (default: all)")] = None, processes: ProcessesOption = None) -> None:
-    """Drop a view (or all) and replay the log into it; readers see the old view until done."""
+    """Drop a view (or all) and replay the log into it; readers see the old view until done.
+    A view that reads another view's rows while folding rebuilds that one with it."""
     from api import lanes
 
     container = open_container()

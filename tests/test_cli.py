@@ -268,6 +268,10 @@ def test_projections_status_rebuild_and_project(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "rebuilt partnership_list" in result.stderr
     assert _status(tmp_path)["partnership_list"] == (head, 0)
+    # the view of what is real reads the evidence index while folding: it is rebuilt along
+    result = run(["projections", "rebuild", "real_partnerships"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt evidence_index, real_partnerships" in result.stderr
     # a name that is no view: one line, exit 2
     wrong = run(["projections", "rebuild", "nonsense"], tmp_path)
     assert wrong.returncode == 2 and "no view named 'nonsense'" in wrong.stderr
