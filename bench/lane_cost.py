@@ -3,12 +3,12 @@
     .venv/bin/python bench/lane_cost.py --url postgresql+psycopg://postgres@127.0.0.1/DB \
         --to 1500000 --arms raw first audit first audit
 
-Each arm drops and creates every view's tables, then folds the chosen lane's views
-(`first`: every view not in `registry.LANES`; `audit`: the first group of `LANES`; or a
-comma-separated list of view names, with the views they read) with `Runtime.run_page` until the position, and prints the
-wall time, this process's CPU (`process_time`) and, on PostgreSQL, the CPU of every server
-process (from /proc: the backends of this run and the background writers). `raw` reads and
-decodes the same positions in the runtime's pages (what `bench/readside.py` calls raw). Arms
+Each arm drops and creates every view's tables, then folds the chosen lane's views (`first`:
+every view not in `registry.LANES`; `audit`: the first group of `LANES`; or a comma-separated
+list of view names, with the views they read) with `Runtime.run_page` until the position, and
+prints the wall time, this process's CPU (`process_time`) and, on PostgreSQL, the CPU of every
+server process (from /proc: the backends of this run and the background writers). `raw` reads
+and decodes the same positions in the runtime's pages (what `bench/readside.py` calls raw). Arms
 run in the order given, so that alternating arms pair up on a noisy host.
 """
 

@@ -187,7 +187,8 @@ def _records(conn: sa.Connection, rows: Sequence[Any],
                 in_values(conn, rp.suspension.c.partnership_id, chunk)).order_by(
                 rp.suspension.c.partnership_id, rp.suspension.c.n)):
             suspensions.setdefault(r.partnership_id, []).append((r.from_date, r.to_date))
-        rq = sa.select(rp.realization).where(in_values(conn, rp.realization.c.partnership_id, chunk))
+        rq = sa.select(rp.realization).where(
+            in_values(conn, rp.realization.c.partnership_id, chunk))
         if counted_in is None:
             ev = evidence_index.c
             for r in conn.execute(sa.select(ev.evidence_id, ev.review)

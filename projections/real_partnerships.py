@@ -2,10 +2,10 @@
 
 Partnership and Business events fold into per-partnership facts (with suspensions, evidence
 reviews and realizations; the evidence itself is `evidence_index`'s) and per-business scale and
-affiliation periods. At the end of each page, every
-partnership the page touched — and every partnership of an UMKM whose scale changed or of a pair
-whose affiliation changed — is recomputed with `domain.reality` (the one definition of "real"),
-and what it says is stored: the eligible windows, the realizations that count, and the flags.
+affiliation periods. At the end of each page, every partnership the page touched — and every
+partnership of an UMKM whose scale changed or of a pair whose affiliation changed — is
+recomputed with `domain.reality` (the one definition of "real"), and what it says is stored: the
+eligible windows, the realizations that count, and the flags.
 The funnel is then plain SQL over these rows, for any period and any region prefix.
 
 Handlers only collect the page in memory; `flush()` loads the touched ids in bulk (IN queries),
