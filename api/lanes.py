@@ -135,6 +135,8 @@ class Lanes:
                       for i, lane in enumerate(self.lanes)]
         self.reached = [0] * len(self.procs)
         self.folded: dict[int, int] = {}
+        self.started = time.monotonic()
+        self.took: dict[int, float] = {}  # lane -> seconds from the start to its report "done"
         self.errors: dict[int, str] = {}
         self._quiet: set[int] = set()
 
@@ -161,6 +163,7 @@ class Lanes:
                 self.reached[index] = max(self.reached[index], int(value))
             elif kind == "done":
                 self.folded[index] = int(value)
+                self.took[index] = time.monotonic() - self.started
             else:
                 self.errors[index] = str(value)
         for i, p in enumerate(self.procs):
@@ -213,9 +216,16 @@ def rebuild(settings: Settings, lanes: Sequence[Sequence[str]],
 
 
 def catch_up(settings: Settings, lanes: Sequence[Sequence[str]], until: int,
-             progress: Callable[[int], None] | None = None) -> int:
-    """Catches each lane up to `until` in a process of its own (the benchmark's catch-up)."""
-    return Lanes(settings, lanes, "until", float(until)).start().wait(progress)
+             progress: Callable[[int], None] | None = None,
+             took: dict[str, float] | None = None) -> int:
+    """Catches each lane up to `until` in a process of its own (the benchmark's catch-up).
+    `took` gets the seconds each lane needed, by its views' names joined with commas (which
+    lane finished last: the one to make cheaper)."""
+    running = Lanes(settings, lanes, "until", float(until)).start()
+    folded = running.wait(progress)
+    if took is not None:
+        took.update({",".join(running.lanes[i]): t for i, t in running.took.items()})
+    return folded
 
 
 def run_forever(settings: Settings, runtime: Runtime, lanes: Sequence[Sequence[str]],

@@ -252,14 +252,15 @@ def measure_catch_up(c: Container, head: int, page: int, processes: int = 1) -> 
     q = Quartiles(head)
     cpu, t = time.process_time(), perf_counter()
     plan = lanes.plan([v.name for v in rt.views], processes)
+    took: dict[str, float] = {}  # seconds each lane needed (lane processes only)
     if len(plan) == 1:
         folded, reached = run_until(rt, head, q)
     else:
-        folded = lanes.catch_up(c.settings, plan, head, progress=q.at)
+        folded = lanes.catch_up(c.settings, plan, head, progress=q.at, took=took)
         reached = rt.position()
     wall = perf_counter() - t
     return {"folded": folded, "reached": reached, "wall": wall, "rate": head / wall,
-            "cpu": time.process_time() - cpu, "rss": q.text(), "runtime": rt}
+            "cpu": time.process_time() - cpu, "rss": q.text(), "runtime": rt, "lanes": took}
 
 
 def measure_rebuild(c: Container, rt: Runtime, head: int, processes: int = 1) -> dict[str, Any]:
@@ -419,6 +420,8 @@ def report(r: dict[str, Any]) -> str:
         f"({cu['wall']:.0f} s, {cu['folded']:,} events folded) | |",
         f"| **catch-up ÷ raw** | **{ratio:.3f}** | ≥ 0.25: {verdict(ratio >= TARGETS['ratio'])} |",
     ]
+    lines += [f"| lane {lane} done after | {seconds:.0f} s | |"
+              for lane, seconds in sorted(cu.get("lanes", {}).items(), key=lambda x: x[1])]
     if rb:
         lines.append(f"| full rebuild, all views | **{rb['wall'] / 60:.1f} min** "
                      f"({rb['rate']:,.0f} events/s) | ≤ 15 min"
@@ -573,6 +576,8 @@ def main(argv: list[str] | None = None) -> None:
         r["catch_up"] = cu
         print(f"catch-up: {cu['rate']:,.0f} events/s in {cu['wall']:.1f} s, ratio "
               f"{cu['rate'] / raw['rate']:.3f}; RSS {cu['rss']} MB", flush=True)
+        for lane, seconds in sorted(cu["lanes"].items(), key=lambda x: x[1]):
+            print(f"  lane finished after {seconds:6.1f} s: {lane}", flush=True)
         if not args.no_rebuild:
             rb = measure_rebuild(c, rt_obj, head, args.processes)
             r["rebuild"] = rb

@@ -94,8 +94,10 @@ def test_two_lane_processes_build_the_same_views_as_one_runner(settings: Setting
             v.clear()
             v.view.conn = None
         conn.exec_driver_sql("UPDATE view_tracking SET position = 0")
-    assert lanes.catch_up(settings, plan, head) == head
+    took: dict[str, float] = {}
+    assert lanes.catch_up(settings, plan, head, took=took) == head
     assert dump(c.engine) == expected
+    assert set(took) == {",".join(lane) for lane in plan} and all(t > 0 for t in took.values())
 
 
 def test_a_failed_lane_is_named_and_the_other_lanes_still_commit(settings: Settings,
