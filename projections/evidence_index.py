@@ -19,7 +19,7 @@ class EvidenceIndexView(View):
     tables = (evidence_index,)
     # (not the index on partnership_id: `real_partnerships` reads a page's partnerships' evidence
     # by it while folding, in a rebuild too)
-    read_indexes = ("ix_view_evidence_index_sha256", "ix_view_evidence_index_waiting")
+    read_indexes = ("ix_view_evidence_index_waiting",)
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)

@@ -256,7 +256,9 @@ evidence_index = sa.Table(
     "view_evidence_index", metadata,
     sa.Column("evidence_id", sa.String(36), primary_key=True),
     sa.Column("partnership_id", sa.String(36), nullable=False, index=True),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    # not indexed: no read looks files up by hash here (evidence reuse keeps its own table);
+    # the index, on 64 random characters, was written for every file (dropped 2026-12-06)
+    sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("media_type", sa.String(100), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("review", sa.String(20)),
