@@ -135,12 +135,13 @@ class Lanes:
                       for i, lane in enumerate(self.lanes)]
         self.reached = [0] * len(self.procs)
         self.folded: dict[int, int] = {}
-        self.started = time.monotonic()
+        self.started = 0.0  # when `start` started the processes
         self.took: dict[int, float] = {}  # lane -> seconds from the start to its report "done"
         self.errors: dict[int, str] = {}
         self._quiet: set[int] = set()
 
     def start(self) -> Lanes:
+        self.started = time.monotonic()
         for p in self.procs:
             p.start()
         return self

@@ -397,8 +397,9 @@ def test_what_is_real_reads_the_evidence_index_in_either_order_and_when_rebuilt_
         container) -> None:  # type: ignore[no-untyped-def]
     """The view of what is real keeps no copy of the evidence: it reads `evidence_index`'s rows
     in the page's transaction. Folded one event per page with the index flushed before it (the
-    registry's order) or after it, and rebuilt alone beside a complete index (which then knows
-    reviews the view has not folded yet), it ends as a rebuild of every view does."""
+    registry's order) or after it, and folded behind an index that is ahead of it (rebuilt
+    alone at a start, it then knows reviews the view has not folded yet), it ends as a rebuild
+    of every view does."""
     world = World(container)
     later = D0 + timedelta(days=10)
     steps = [("propose", LARGE[0], UMKM[0], "rantai_pasok", D0, 300, 5_000_000),
@@ -429,9 +430,22 @@ def test_what_is_real_reads_the_evidence_index_in_either_order_and_when_rebuilt_
             page=1).rebuild()
     refresh_all(container)
     assert dump(container.engine) == incremental
-    container.views.rebuild(["real_partnerships"])
+
+    for step in [("evidence", 1, "invoice", 4), ("review", 1, 1, "verified"),
+                 ("review", 1, 0, "verified")]:  # not folded yet
+        world.apply(step)
+    runtime = Runtime(container.ledger, container.engine, VIEWS,
+                      store_kind=container.store_kind, page=1)
+    runtime.rebuild(["evidence_index"])  # the index alone: now ahead of the view
+    positions = runtime.positions()
+    assert positions["evidence_index"] == runtime.head() > positions["real_partnerships"]
+    runtime.catch_up()
     refresh_all(container)
-    assert dump(container.engine) == incremental
+    ahead = dump(container.engine)
+    assert ahead != incremental
+    container.views.rebuild()
+    refresh_all(container)
+    assert dump(container.engine) == ahead
 
 
 def test_a_rebuild_of_what_is_real_rebuilds_the_evidence_index_it_reads(
